@@ -1,0 +1,64 @@
+# opendata — the two commands a newcomer runs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Builds are shared between clones (and CI runs) on the same machine; an empty folder works too.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/opendata-target
+export CARGO_TERM_COLOR ?= never
+BIN := $(CARGO_TARGET_DIR)/debug/opendata
+# Python for the client checks (pyarrow, pytest), outside the clone so CI reuses it.
+VENV ?= $(HOME)/.cache/opendata-venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= ./data
+ADDR ?= 127.0.0.1:8080
+
+.PHONY: help run test build publish rust-test client-test fmt lint openapi toolchain venv clean
+
+help:
+	@echo "make run      build, publish datasets/ into $(DATA_DIR), serve on http://$(ADDR) (docs at /docs)"
+	@echo "make test     every test: unit, integration, end-to-end over HTTP, and real-client checks"
+	@echo "make fmt      format the code"
+	@echo "make lint     rustfmt --check and clippy -D warnings"
+	@echo "make openapi  regenerate openapi/openapi.json"
+
+toolchain:
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs (rustc 1.95 or newer)"; exit 1; }
+	@command -v python3 >/dev/null || { echo "python3 not found: apt-get install python3 python3-venv"; exit 1; }
+
+build: toolchain
+	cargo build --locked -p opendata-cli
+
+publish: build
+	$(BIN) publish --data-dir $(DATA_DIR) datasets
+
+run: publish
+	$(BIN) serve --data-dir $(DATA_DIR) --addr $(ADDR)
+
+# The client checks' Python environment, rebuilt only when its requirements change.
+$(VENV)/.stamp: tests/clients/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
+	touch $@
+
+venv: toolchain $(VENV)/.stamp
+
+rust-test: build
+	OPENDATA_BIN=$(BIN) cargo test --locked --workspace
+
+client-test: build venv
+	OPENDATA_BIN=$(BIN) $(PY) -m pytest -q tests/clients
+
+test: rust-test client-test
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+
+openapi: build
+	$(BIN) openapi > openapi/openapi.json
+
+clean:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,23 @@
+//! `/api/v1/datasets` and everything under it.
+
+pub mod download;
+pub mod get;
+pub mod list;
+pub mod records;
+pub mod versions;
+
+use opendata_catalog::{Dataset, Version};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A readable dataset and the version asked for (latest when `None`): 404 for an unknown
+/// dataset or version, 410 for a withdrawn one.
+pub(crate) async fn readable(app: &AppState, id: &str, version: Option<i64>) -> Result<(Dataset, Version), ApiError> {
+    let dataset = app.catalog.dataset(id).await?;
+    if dataset.withdrawn_at.is_some() {
+        return Err(ApiError::withdrawn(id, dataset.withdrawn_reason.as_deref()));
+    }
+    let version = app.catalog.version(id, version).await?;
+    Ok((dataset, version))
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the API crate: the router through `tower::ServiceExt::oneshot`, no port.
+
+mod helpers;
+mod openapi;
+mod records;

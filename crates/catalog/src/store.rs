@@ -1,0 +1,414 @@
+//! The `Catalog`: one SQLite pool and one blob folder.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use opendata_ingest::{Field, Ingested, names};
+use sha2::{Digest, Sha256};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlStr, SqlitePool};
+
+use crate::error::{CatalogError, Result};
+use crate::model::{Changes, Dataset, DatasetMetadata, DatasetQuery, Published, Publisher, Version};
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+/// The file a version is published from.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: Option<String>,
+    /// sha256 of the uploaded bytes: an identical upload creates no new version.
+    pub sha256: String,
+}
+
+impl SourceFile {
+    pub fn from_bytes(name: Option<&str>, bytes: &[u8]) -> Self {
+        Self { name: name.map(str::to_string), sha256: hex::encode(Sha256::digest(bytes)) }
+    }
+}
+
+/// Metadata store and blob store together. Cheap to clone.
+#[derive(Clone)]
+pub struct Catalog {
+    pool: SqlitePool,
+    blob_dir: PathBuf,
+    /// Serialises publishes per dataset within this process.
+    publish_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("blob_dir", &self.blob_dir).finish_non_exhaustive()
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn parse_time(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}
+
+impl Catalog {
+    /// Open (and create or migrate) the catalog. `database_url` defaults to
+    /// `sqlite://<data_dir>/catalog.sqlite`; blobs live in `<data_dir>/blobs`.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| CatalogError::io(data_dir, e))?;
+        let blob_dir = data_dir.join("blobs");
+        std::fs::create_dir_all(&blob_dir).map_err(|e| CatalogError::io(&blob_dir, e))?;
+        let options = match database_url {
+            Some(url) => SqliteConnectOptions::from_str(url)?,
+            None => SqliteConnectOptions::new().filename(data_dir.join("catalog.sqlite")),
+        }
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, SqlStr::from_static(*sql), false)
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&pool).await?;
+        let catalog = Self { pool, blob_dir, publish_locks: Arc::default() };
+        catalog.remove_temporary_files();
+        Ok(catalog)
+    }
+
+    /// Where a version's Parquet file is.
+    pub fn blob_path(&self, version: &Version) -> PathBuf {
+        self.blob_dir.join(&version.blob)
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Temporary files are what a crash during a publish leaves behind.
+    fn remove_temporary_files(&self) {
+        let Ok(dirs) = std::fs::read_dir(&self.blob_dir) else { return };
+        for dir in dirs.flatten() {
+            let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+            for file in files.flatten() {
+                if file.file_name().to_string_lossy().contains(".tmp-") {
+                    tracing::warn!(path = %file.path().display(), "removing a temporary file left by an interrupted publish");
+                    let _ = std::fs::remove_file(file.path());
+                }
+            }
+        }
+    }
+
+    /// Create or update a dataset's metadata (and its publisher). Returns true when anything changed.
+    pub async fn upsert_dataset(&self, meta: &DatasetMetadata) -> Result<bool> {
+        meta.validate()?;
+        let now = now().to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO publishers (id, name, description, homepage, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
+               homepage = excluded.homepage",
+        )
+        .bind(&meta.publisher.id)
+        .bind(&meta.publisher.name)
+        .bind(&meta.publisher.description)
+        .bind(&meta.publisher.homepage)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let json = serde_json::to_string(meta)?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT metadata FROM datasets WHERE id = ?")
+            .bind(&meta.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let changed = existing.as_deref() != Some(json.as_str());
+        if changed {
+            sqlx::query(
+                "INSERT INTO datasets (id, publisher_id, title, metadata, search_text, created_at, modified_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET publisher_id = excluded.publisher_id, title = excluded.title,
+                   metadata = excluded.metadata, search_text = excluded.search_text, modified_at = excluded.modified_at",
+            )
+            .bind(&meta.id)
+            .bind(&meta.publisher.id)
+            .bind(&meta.title)
+            .bind(&json)
+            .bind(search_text(meta))
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    fn dataset_from_row(row: &SqliteRow) -> Result<Dataset> {
+        Ok(Dataset {
+            metadata: serde_json::from_str(row.get("metadata"))?,
+            created_at: parse_time(row.get("created_at")),
+            modified_at: parse_time(row.get("modified_at")),
+            withdrawn_at: row.get::<Option<String>, _>("withdrawn_at").as_deref().map(parse_time),
+            withdrawn_reason: row.get("withdrawn_reason"),
+            latest_version: row.get("latest_version"),
+        })
+    }
+
+    pub async fn dataset(&self, id: &str) -> Result<Dataset> {
+        let row = sqlx::query(DATASET_BY_ID)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CatalogError::DatasetNotFound(id.to_string()))?;
+        Self::dataset_from_row(&row)
+    }
+
+    /// Datasets matching `query`, most recently modified first, and the total before paging.
+    pub async fn datasets(&self, query: &DatasetQuery) -> Result<(usize, Vec<Dataset>)> {
+        let rows = sqlx::query(DATASETS).fetch_all(&self.pool).await?;
+        let words: Vec<String> = query
+            .q
+            .as_deref()
+            .map(|q| names::fold(q).split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let folded_eq = |a: &str, b: &str| names::fold(a) == names::fold(b);
+        let mut matched = Vec::new();
+        for row in &rows {
+            let text: String = row.get("search_text");
+            if !words.iter().all(|w| text.contains(w.as_str())) {
+                continue;
+            }
+            let d = Self::dataset_from_row(row)?;
+            if d.withdrawn_at.is_some()
+                || query.publisher.as_ref().is_some_and(|p| &d.metadata.publisher.id != p)
+                || query.theme.as_ref().is_some_and(|t| !d.metadata.themes.iter().any(|x| folded_eq(x, t)))
+                || query.keyword.as_ref().is_some_and(|k| !d.metadata.keywords.iter().any(|x| folded_eq(x, k)))
+            {
+                continue;
+            }
+            matched.push(d);
+        }
+        matched.sort_by(|a, b| b.modified_at.cmp(&a.modified_at).then_with(|| a.metadata.id.cmp(&b.metadata.id)));
+        let total = matched.len();
+        let page = matched.into_iter().skip(query.offset).take(query.limit).collect();
+        Ok((total, page))
+    }
+
+    pub async fn publishers(&self) -> Result<Vec<Publisher>> {
+        let rows = sqlx::query(
+            "SELECT p.*, (SELECT COUNT(*) FROM datasets d WHERE d.publisher_id = p.id AND d.withdrawn_at IS NULL) AS n
+             FROM publishers p ORDER BY p.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Publisher {
+                id: r.get("id"),
+                name: r.get("name"),
+                description: r.get("description"),
+                homepage: r.get("homepage"),
+                dataset_count: r.get("n"),
+            })
+            .collect())
+    }
+
+    fn version_from_row(row: &SqliteRow) -> Result<Version> {
+        Ok(Version {
+            dataset_id: row.get("dataset_id"),
+            number: row.get("number"),
+            created_at: parse_time(row.get("created_at")),
+            rows: row.get("rows"),
+            bytes: row.get("bytes"),
+            sha256: row.get("sha256"),
+            blob: row.get("blob"),
+            source_name: row.get("source_name"),
+            source_sha256: row.get("source_sha256"),
+            schema: serde_json::from_str(row.get("schema"))?,
+            report: serde_json::from_str(row.get("report"))?,
+            changes: serde_json::from_str(row.get("changes"))?,
+        })
+    }
+
+    /// All versions of a dataset, newest first.
+    pub async fn versions(&self, dataset_id: &str) -> Result<Vec<Version>> {
+        let rows = sqlx::query("SELECT * FROM versions WHERE dataset_id = ? ORDER BY number DESC")
+            .bind(dataset_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::version_from_row).collect()
+    }
+
+    /// Version `number` of a dataset, or its latest when `None`.
+    pub async fn version(&self, dataset_id: &str, number: Option<i64>) -> Result<Version> {
+        let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM versions WHERE dataset_id = ?")
+            .bind(dataset_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(latest) = latest else {
+            return Err(CatalogError::NoVersion(dataset_id.to_string()));
+        };
+        let wanted = number.unwrap_or(latest);
+        let row = sqlx::query("SELECT * FROM versions WHERE dataset_id = ? AND number = ?")
+            .bind(dataset_id)
+            .bind(wanted)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| CatalogError::VersionNotFound {
+                dataset: dataset_id.to_string(),
+                version: wanted,
+                latest,
+            })?;
+        Self::version_from_row(&row)
+    }
+
+    fn publish_lock(&self, dataset_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.publish_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(dataset_id.to_string()).or_default().clone()
+    }
+
+    /// Publish an ingested table as the next version of `dataset_id`, unless `source` is
+    /// identical to the latest version's source.
+    pub async fn publish(&self, dataset_id: &str, ingested: Ingested, source: SourceFile) -> Result<Published> {
+        self.dataset(dataset_id).await?;
+        let lock = self.publish_lock(dataset_id);
+        let _guard = lock.lock().await;
+        let previous = match self.version(dataset_id, None).await {
+            Ok(v) => Some(v),
+            Err(CatalogError::NoVersion(_)) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(prev) = previous.as_ref().filter(|p| p.source_sha256 == source.sha256) {
+            return Ok(Published::Unchanged(prev.clone()));
+        }
+        let number = previous.as_ref().map_or(1, |p| p.number + 1);
+        let dir = self.blob_dir.join(dataset_id);
+        let Ingested { table, report } = ingested;
+        let schema: Vec<Field> = table.fields.clone();
+        let rows = table.rows() as i64;
+        let (blob_name, bytes, sha256) = {
+            let dir = dir.clone();
+            let stem = format!("v{number}-{}", &source.sha256[..12]);
+            tokio::task::spawn_blocking(move || write_blob(&dir, &stem, &table))
+                .await
+                .map_err(|e| CatalogError::Join(e.to_string()))??
+        };
+        let blob = format!("{dataset_id}/{blob_name}");
+        let version = Version {
+            dataset_id: dataset_id.to_string(),
+            number,
+            created_at: now(),
+            rows,
+            bytes: bytes as i64,
+            sha256,
+            blob,
+            source_name: source.name,
+            source_sha256: source.sha256,
+            changes: Changes::between(previous.as_ref(), &schema, rows),
+            schema,
+            report,
+        };
+        if let Err(e) = self.insert_version(&version).await {
+            let _ = std::fs::remove_file(self.blob_path(&version));
+            return Err(e);
+        }
+        Ok(Published::Created(version))
+    }
+
+    async fn insert_version(&self, v: &Version) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO versions (dataset_id, number, created_at, rows, bytes, sha256, blob, source_name,
+               source_sha256, schema, report, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&v.dataset_id)
+        .bind(v.number)
+        .bind(v.created_at.to_rfc3339())
+        .bind(v.rows)
+        .bind(v.bytes)
+        .bind(&v.sha256)
+        .bind(&v.blob)
+        .bind(&v.source_name)
+        .bind(&v.source_sha256)
+        .bind(serde_json::to_string(&v.schema)?)
+        .bind(serde_json::to_string(&v.report)?)
+        .bind(serde_json::to_string(&v.changes)?)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE datasets SET modified_at = ? WHERE id = ?")
+            .bind(v.created_at.to_rfc3339())
+            .bind(&v.dataset_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+const DATASETS: &str =
+    "SELECT d.*, (SELECT MAX(number) FROM versions v WHERE v.dataset_id = d.id) AS latest_version FROM datasets d";
+const DATASET_BY_ID: &str = "SELECT d.*, (SELECT MAX(number) FROM versions v WHERE v.dataset_id = d.id) AS latest_version FROM datasets d WHERE d.id = ?";
+
+fn search_text(meta: &DatasetMetadata) -> String {
+    let mut parts =
+        vec![meta.id.as_str(), meta.title.as_str(), meta.description.as_str(), meta.publisher.name.as_str()];
+    parts.extend(meta.keywords.iter().map(String::as_str));
+    parts.extend(meta.themes.iter().map(String::as_str));
+    names::fold(&parts.join(" \u{1f} "))
+}
+
+/// A writer that hashes what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Write `table` as `<dir>/<stem>.parquet` through a temporary file, fsynced and renamed.
+/// Returns the file name, its size and its sha256.
+fn write_blob(dir: &Path, stem: &str, table: &opendata_ingest::Table) -> Result<(String, u64, String)> {
+    std::fs::create_dir_all(dir).map_err(|e| CatalogError::io(dir, e))?;
+    let name = format!("{stem}.parquet");
+    let final_path = dir.join(&name);
+    let tmp_path = dir.join(format!("{name}.tmp-{}", std::process::id()));
+    let file = std::fs::File::create(&tmp_path).map_err(|e| CatalogError::io(&tmp_path, e))?;
+    let mut writer = HashingWriter { inner: BufWriter::new(file), hasher: Sha256::new(), bytes: 0 };
+    let result = table.write_parquet(&mut writer).map_err(CatalogError::from).and_then(|_| {
+        writer.flush().map_err(|e| CatalogError::io(&tmp_path, e))?;
+        let file = writer.inner.get_ref();
+        file.sync_all().map_err(|e| CatalogError::io(&tmp_path, e))
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp_path);
+        return Err(e);
+    }
+    let sha = hex::encode(writer.hasher.finalize());
+    std::fs::rename(&tmp_path, &final_path).map_err(|e| CatalogError::io(&final_path, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok((name, writer.bytes, sha))
+}

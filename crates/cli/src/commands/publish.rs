@@ -1,0 +1,113 @@
+//! `opendata publish DIR`: publish each dataset folder (a `metadata.json` and one data file).
+//! Re-running with unchanged files creates nothing; a changed file creates a new version.
+//!
+//! `metadata.json` is a `DatasetMetadata` document, plus optionally `"file"` (the data file's
+//! name, needed only when the folder holds several) and `"ingest"` options
+//! (`{"sheet", "header_row", "encoding"}`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use opendata_catalog::{Catalog, DatasetMetadata, Published, SourceFile};
+use opendata_ingest::IngestOptions;
+use serde::Deserialize;
+
+use crate::config::PublishArgs;
+
+const METADATA: &str = "metadata.json";
+
+#[derive(Debug, Default, Deserialize)]
+struct PublishSpec {
+    file: Option<String>,
+    #[serde(default)]
+    ingest: IngestSpec,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IngestSpec {
+    sheet: Option<String>,
+    header_row: Option<usize>,
+    encoding: Option<String>,
+}
+
+pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::open(&args.store.data_dir, args.store.database_url.as_deref())
+        .await
+        .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?;
+    let folders = dataset_folders(&args.dir)?;
+    if folders.is_empty() {
+        bail!("no dataset folder (with a {METADATA}) in {}", args.dir.display());
+    }
+    let mut failed = 0;
+    for folder in &folders {
+        if let Err(e) = publish_folder(&catalog, folder).await {
+            eprintln!("error: {}: {e:#}", folder.display());
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} datasets failed to publish", folders.len());
+    }
+    Ok(())
+}
+
+fn dataset_folders(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if dir.join(METADATA).is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(METADATA).is_file())
+        .collect();
+    folders.sort();
+    Ok(folders)
+}
+
+async fn publish_folder(catalog: &Catalog, folder: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(folder.join(METADATA)).context("cannot read metadata.json")?;
+    let metadata: DatasetMetadata =
+        serde_json::from_str(&text).context("metadata.json is not a valid dataset metadata document")?;
+    let spec: PublishSpec = serde_json::from_str(&text).context("metadata.json: bad `file` or `ingest`")?;
+    let file = match spec.file {
+        Some(f) => folder.join(f),
+        None => single_data_file(folder)?,
+    };
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let options = IngestOptions {
+        sheet: spec.ingest.sheet,
+        header_row: spec.ingest.header_row,
+        encoding: spec.ingest.encoding,
+        ..IngestOptions::default()
+    };
+    if catalog.upsert_dataset(&metadata).await? {
+        tracing::info!(dataset = %metadata.id, "metadata saved");
+    }
+    let source = SourceFile::from_bytes(name.as_deref(), &bytes);
+    let ingested = tokio::task::spawn_blocking(move || opendata_ingest::ingest(&bytes, name.as_deref(), &options))
+        .await?
+        .map_err(|e| anyhow::anyhow!("error[{}]: {e}", e.code()))?;
+    match catalog.publish(&metadata.id, ingested, source).await? {
+        Published::Created(v) => {
+            println!("{}: published version {} ({} rows, {} fields)", metadata.id, v.number, v.rows, v.schema.len());
+        }
+        Published::Unchanged(v) => println!("{}: unchanged (version {})", metadata.id, v.number),
+    }
+    Ok(())
+}
+
+fn single_data_file(folder: &Path) -> anyhow::Result<PathBuf> {
+    let files: Vec<PathBuf> = std::fs::read_dir(folder)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file() && p.file_name().is_some_and(|n| n != METADATA && !n.to_string_lossy().starts_with('.'))
+        })
+        .filter(|p| !p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    match files.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("no data file beside metadata.json"),
+        _ => bail!("several data files beside metadata.json; name one with \"file\""),
+    }
+}

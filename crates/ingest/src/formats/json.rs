@@ -1,0 +1,157 @@
+//! JSON, NDJSON and GeoJSON (fixtures README §6): records become rows, nested objects are
+//! flattened with `_`, arrays become compact JSON text, keys are unioned in order of appearance.
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::cell::Cell;
+use crate::error::{IngestError, Result};
+use crate::formats::Format;
+
+/// Records as ordered column → cell maps, plus their header texts in order of first appearance.
+pub struct Records {
+    pub headers: Vec<String>,
+    pub columns: Vec<Vec<Cell>>,
+}
+
+/// True when the text is several lines that each hold one JSON object.
+pub fn looks_like_ndjson(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first_two: Vec<&str> = lines.by_ref().take(2).collect();
+    first_two.len() == 2 && first_two.iter().all(|l| serde_json::from_str::<Map<String, Value>>(l).is_ok())
+}
+
+pub fn read(text: &str, format: Format) -> Result<Records> {
+    let objects: Vec<Map<String, Value>> = match format {
+        Format::Ndjson => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| serde_json::from_str(l).map_err(|e| IngestError::InvalidJson(format!("line {}: {e}", i + 1))))
+            .collect::<Result<_>>()?,
+        _ => {
+            let value: Value = serde_json::from_str(text).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
+            if format == Format::Geojson || value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
+                return geojson(value);
+            }
+            table_of(value)?
+        }
+    };
+    Ok(union(objects.iter().map(flatten)))
+}
+
+fn table_of(value: Value) -> Result<Vec<Map<String, Value>>> {
+    let array = match value {
+        Value::Array(a) => a,
+        Value::Object(mut o) => {
+            let arrays: Vec<String> = o
+                .iter()
+                .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().all(Value::is_object)))
+                .map(|(k, _)| k.clone())
+                .collect();
+            match arrays.as_slice() {
+                [key] => match o.remove(key) {
+                    Some(Value::Array(a)) => a,
+                    _ => unreachable!("checked above"),
+                },
+                _ => {
+                    return Err(IngestError::InvalidJson(format!(
+                        "expected an array of objects, or an object with exactly one array-of-objects member; found {} such members",
+                        arrays.len()
+                    )));
+                }
+            }
+        }
+        _ => return Err(IngestError::InvalidJson("expected an array of objects".into())),
+    };
+    array
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(o) => Ok(o),
+            other => Err(IngestError::InvalidJson(format!("record {} is not an object: {other}", i + 1))),
+        })
+        .collect()
+}
+
+fn geojson(value: Value) -> Result<Records> {
+    let features = value.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+    let all_points = !features.is_empty()
+        && features.iter().all(|f| f.pointer("/geometry/type").and_then(Value::as_str) == Some("Point"));
+    let rows = features.iter().map(|f| {
+        let mut row = f.get("properties").and_then(Value::as_object).map(flatten).unwrap_or_default();
+        let geometry = f.get("geometry").cloned().unwrap_or(Value::Null);
+        if all_points {
+            let coord = |i: usize| geometry.pointer(&format!("/coordinates/{i}")).cloned().unwrap_or(Value::Null);
+            let as_float = |v: Value| v.as_f64().map_or(Cell::Empty, Cell::Float);
+            row.insert("longitude".into(), as_float(coord(0)));
+            row.insert("latitude".into(), as_float(coord(1)));
+        } else {
+            row.insert("geometry".into(), to_cell(&geometry));
+        }
+        row
+    });
+    let mut records = union(rows);
+    // The coordinates (or geometry) are the last columns, whatever the properties' order.
+    let tail: Vec<&str> = if all_points { vec!["longitude", "latitude"] } else { vec!["geometry"] };
+    for name in tail {
+        if let Some(i) = records.headers.iter().position(|h| h == name) {
+            let h = records.headers.remove(i);
+            let c = records.columns.remove(i);
+            records.headers.push(h);
+            records.columns.push(c);
+        }
+    }
+    Ok(records)
+}
+
+fn flatten(object: &Map<String, Value>) -> IndexMap<String, Cell> {
+    fn walk(prefix: &str, object: &Map<String, Value>, out: &mut IndexMap<String, Cell>) {
+        for (k, v) in object {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}_{k}") };
+            match v {
+                Value::Object(inner) => walk(&key, inner, out),
+                v => {
+                    out.insert(key, to_cell(v));
+                }
+            }
+        }
+    }
+    let mut out = IndexMap::new();
+    walk("", object, &mut out);
+    out
+}
+
+fn to_cell(v: &Value) -> Cell {
+    match v {
+        Value::Null => Cell::Empty,
+        Value::Bool(b) => Cell::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None => n.as_f64().map_or(Cell::Empty, Cell::Float),
+        },
+        Value::String(s) => Cell::Text(s.clone()),
+        Value::Array(_) | Value::Object(_) => Cell::Text(v.to_string()),
+    }
+}
+
+fn union(rows: impl Iterator<Item = IndexMap<String, Cell>>) -> Records {
+    let mut index: IndexMap<String, usize> = IndexMap::new();
+    let mut columns: Vec<Vec<Cell>> = Vec::new();
+    let mut height = 0;
+    for mut row in rows {
+        for (key, cell) in row.drain(..) {
+            let i = *index.entry(key).or_insert_with(|| {
+                columns.push(vec![Cell::Empty; height]);
+                columns.len() - 1
+            });
+            columns[i].push(cell);
+        }
+        height += 1;
+        for c in &mut columns {
+            c.resize(height, Cell::Empty);
+        }
+    }
+    Records { headers: index.into_keys().collect(), columns }
+}

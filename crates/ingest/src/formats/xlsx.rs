@@ -1,0 +1,92 @@
+//! Workbooks (XLSX, XLS, ODS) through calamine: choose the sheet, keep native cell types, and
+//! carry merged ranges so two-row headers can be read.
+
+use std::io::Cursor;
+
+use calamine::{Data, DataType, Reader, Sheets, open_workbook_auto_from_rs};
+use chrono::NaiveTime;
+
+use crate::cell::Cell;
+use crate::error::{IngestError, Result};
+use crate::layout::{Grid, GridRow, Merge};
+
+/// The grid of the chosen sheet and its name.
+pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| IngestError::CorruptFile { reason: e.to_string() })?;
+    let names = book.sheet_names();
+    let candidates: Vec<String> = match sheet {
+        Some(wanted) => {
+            let found = names
+                .iter()
+                .find(|n| n.as_str() == wanted || n.trim().eq_ignore_ascii_case(wanted.trim()))
+                .or_else(|| wanted.parse::<usize>().ok().and_then(|i| names.get(i.wrapping_sub(1))));
+            match found {
+                Some(n) => vec![n.clone()],
+                None => {
+                    return Err(IngestError::BadOption {
+                        option: "sheet",
+                        message: format!("no sheet named `{wanted}`; the workbook has: {}", names.join(", ")),
+                    });
+                }
+            }
+        }
+        None => names.clone(),
+    };
+    for name in &candidates {
+        let range = book
+            .worksheet_range(name)
+            .map_err(|e| IngestError::CorruptFile { reason: format!("sheet `{name}`: {e}") })?;
+        let Some((row0, col0)) = range.start() else { continue };
+        let rows: Vec<GridRow> = range
+            .rows()
+            .enumerate()
+            .map(|(i, r)| GridRow { number: row0 as usize + i + 1, cells: r.iter().map(to_cell).collect() })
+            .collect();
+        if sheet.is_none() && !holds_table(&rows) {
+            continue;
+        }
+        let merges = merges(&mut book, name)
+            .into_iter()
+            .filter(|d| d.start.0 >= row0 && d.start.1 >= col0)
+            .map(|d| Merge {
+                first_row: (d.start.0 - row0) as usize,
+                last_row: (d.end.0 - row0) as usize,
+                first_col: (d.start.1 - col0) as usize,
+                last_col: (d.end.1 - col0) as usize,
+            })
+            .collect();
+        return Ok((Grid { rows, merges, row_unit: "row" }, name.clone()));
+    }
+    Err(IngestError::NoTable { sheets: names })
+}
+
+/// A row of at least two non-empty cells with at least one non-empty row under it.
+fn holds_table(rows: &[GridRow]) -> bool {
+    let filled = |r: &GridRow| r.cells.iter().filter(|c| !c.is_blank()).count();
+    rows.iter().position(|r| filled(r) >= 2).is_some_and(|i| rows[i + 1..].iter().any(|r| filled(r) > 0))
+}
+
+fn merges(book: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Vec<calamine::Dimensions> {
+    match book {
+        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
+        Sheets::Xls(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn to_cell(data: &Data) -> Cell {
+    match data {
+        Data::Empty | Data::Error(_) => Cell::Empty,
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Int(i) => Cell::Int(*i),
+        Data::Float(f) => Cell::Float(*f),
+        Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(_) | Data::DateTimeIso(_) => match data.as_datetime() {
+            Some(dt) if dt.time() == NaiveTime::MIN => Cell::Date(dt.date()),
+            Some(dt) => Cell::DateTime(dt),
+            None => Cell::Text(data.to_string()),
+        },
+        Data::DurationIso(s) => Cell::Text(s.clone()),
+    }
+}

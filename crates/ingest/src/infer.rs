@@ -1,0 +1,365 @@
+//! Values and column types (fixtures README §5): null markers, booleans, Vietnamese and
+//! dot-decimal numbers, codes with leading zeros, day-first dates and datetimes.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde::{Deserialize, Serialize};
+
+use crate::cell::Cell;
+
+/// The type of a field, as the API and `expected.json` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Boolean,
+    Integer,
+    Float,
+    Date,
+    Datetime,
+    String,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Boolean => "boolean",
+            Self::Integer => "integer",
+            Self::Float => "float",
+            Self::Date => "date",
+            Self::Datetime => "datetime",
+            Self::String => "string",
+        }
+    }
+}
+
+impl std::fmt::Display for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A column after typing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedColumn {
+    Boolean(Vec<Option<bool>>),
+    Integer(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Date(Vec<Option<NaiveDate>>),
+    Datetime(Vec<Option<NaiveDateTime>>),
+    String(Vec<Option<String>>),
+}
+
+/// The first value that ruled a type out for a string column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuledOut {
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    pub value: String,
+    pub row: usize,
+}
+
+/// How numbers are written in one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberStyle {
+    /// `.` groups thousands, `,` is the decimal mark: `1.234,5`.
+    Vietnamese,
+    /// `,` groups thousands, `.` is the decimal mark: `1,234.5`.
+    DotDecimal,
+}
+
+/// Whether text cells are parsed (spreadsheets, CSV) or kept as strings (JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextRule {
+    Parse,
+    KeepAsString,
+}
+
+const NULL_MARKERS: [&str; 5] = ["-", "x", "X", "N/A", "n/a"];
+
+/// A text value is null when empty or a null marker.
+pub fn is_null_text(text: &str) -> bool {
+    text.is_empty() || NULL_MARKERS.contains(&text)
+}
+
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_lowercase().as_str() {
+        "có" | "đúng" | "true" => Some(true),
+        "không" | "sai" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_group_sep(c: char, style: NumberStyle) -> bool {
+    matches!(c, ' ' | '\u{a0}' | '\u{202f}')
+        || match style {
+            NumberStyle::Vietnamese => c == '.',
+            NumberStyle::DotDecimal => c == ',',
+        }
+}
+
+/// Digits of an integer part: plain digits or groups of three after a group of 1–3.
+/// A leading `0` directly followed by a digit makes it a code, not a number.
+fn integer_digits(part: &str, style: NumberStyle) -> Option<String> {
+    let bytes: Vec<char> = part.chars().collect();
+    if bytes.len() > 1 && bytes[0] == '0' && bytes[1].is_ascii_digit() {
+        return None;
+    }
+    if part.chars().all(|c| c.is_ascii_digit()) {
+        return (!part.is_empty()).then(|| part.to_string());
+    }
+    let groups: Vec<&str> = part.split(|c| is_group_sep(c, style)).collect();
+    let ok = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()));
+    ok.then(|| groups.concat())
+}
+
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    }
+}
+
+pub fn parse_integer(text: &str, style: NumberStyle) -> Option<i64> {
+    let (neg, body) = split_sign(text);
+    let digits = integer_digits(body, style)?;
+    let v: i64 = digits.parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+pub fn parse_float(text: &str, style: NumberStyle) -> Option<f64> {
+    let (neg, body) = split_sign(text);
+    let decimal = match style {
+        NumberStyle::Vietnamese => ',',
+        NumberStyle::DotDecimal => '.',
+    };
+    let (int_part, frac) = match body.split_once(decimal) {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits = integer_digits(int_part, style)?;
+    let mut s = digits;
+    if let Some(f) = frac {
+        if f.is_empty() || !f.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.push('.');
+        s.push_str(f);
+    }
+    let v: f64 = s.parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+/// Decide a column's number style from its number-shaped values.
+pub fn number_style<'a>(values: impl Iterator<Item = &'a str>) -> NumberStyle {
+    let mut dot_decimal = false;
+    let mut comma_decimal = false;
+    for v in values {
+        let body = v.strip_prefix('-').unwrap_or(v);
+        if body.is_empty()
+            || !body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | ' ' | '\u{a0}' | '\u{202f}'))
+            || !body.chars().any(|c| c.is_ascii_digit())
+        {
+            continue;
+        }
+        let not_three_after = |sep: char| {
+            body.match_indices(sep).any(|(i, _)| body[i + 1..].chars().take_while(char::is_ascii_digit).count() != 3)
+        };
+        dot_decimal |= not_three_after('.');
+        comma_decimal |= not_three_after(',');
+    }
+    if dot_decimal && !comma_decimal { NumberStyle::DotDecimal } else { NumberStyle::Vietnamese }
+}
+
+/// `d/m/yyyy`, `d-m-yyyy`, `d.m.yyyy` (day first) or ISO `yyyy-mm-dd`.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        return NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    }
+    let sep = text.chars().find(|c| matches!(c, '/' | '-' | '.'))?;
+    let parts: Vec<&str> = text.split(sep).collect();
+    if parts.len() != 3
+        || !(1..=2).contains(&parts[0].len())
+        || !(1..=2).contains(&parts[1].len())
+        || parts[2].len() != 4
+        || !parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(parts[2].parse().ok()?, parts[1].parse().ok()?, parts[0].parse().ok()?)
+}
+
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let two = |s: &str| s.len() == 2 && s.chars().all(|c| c.is_ascii_digit());
+    let ok = match parts.as_slice() {
+        [h, m] => (1..=2).contains(&h.len()) && h.chars().all(|c| c.is_ascii_digit()) && two(m),
+        [h, m, s] => two(h) && two(m) && two(s),
+        _ => false,
+    };
+    if !ok {
+        return None;
+    }
+    let n: Vec<u32> = parts.iter().map(|p| p.parse().unwrap_or(99)).collect();
+    NaiveTime::from_hms_opt(n[0], n[1], n.get(2).copied().unwrap_or(0))
+}
+
+/// A date form, a space, then `H:MM`, `HH:MM` or `HH:MM:SS`; or ISO `yyyy-mm-ddTHH:MM:SS`.
+pub fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
+    let (date, time) = text.split_once(' ').or_else(|| {
+        let (d, t) = text.split_once('T')?;
+        (d.len() == 10 && t.len() == 8).then_some((d, t))
+    })?;
+    Some(parse_date(date)?.and_time(parse_time(time.trim())?))
+}
+
+/// Type one column of cells. `rows` gives each cell's source row number for the report.
+pub fn type_column(cells: &[Cell], rows: &[usize], rule: TextRule) -> (TypedColumn, Vec<RuledOut>) {
+    let texts: Vec<Option<String>> = cells
+        .iter()
+        .map(|c| match c {
+            Cell::Empty => None,
+            Cell::Text(t) => {
+                let t = t.trim();
+                let null = match rule {
+                    TextRule::Parse => is_null_text(t),
+                    TextRule::KeepAsString => t.is_empty(),
+                };
+                (!null).then(|| t.to_string())
+            }
+            other => Some(other.display()),
+        })
+        .collect();
+    let style = number_style(
+        cells.iter().zip(&texts).filter(|(c, _)| matches!(c, Cell::Text(_))).filter_map(|(_, t)| t.as_deref()),
+    );
+    let mut ruled_out = Vec::new();
+    macro_rules! attempt {
+        ($ty:expr, $variant:ident, $parse:expr) => {{
+            let parse = $parse;
+            let mut out = Vec::with_capacity(cells.len());
+            let mut failed = None;
+            for (i, (cell, text)) in cells.iter().zip(&texts).enumerate() {
+                if text.is_none() {
+                    out.push(None);
+                    continue;
+                }
+                match parse(cell, text.as_deref().unwrap_or_default()) {
+                    Some(v) => out.push(Some(v)),
+                    None => {
+                        failed =
+                            Some(RuledOut { field_type: $ty, value: text.clone().unwrap_or_default(), row: rows[i] });
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => return (TypedColumn::$variant(out), ruled_out),
+                Some(r) => ruled_out.push(r),
+            }
+        }};
+    }
+    let parse_text = rule == TextRule::Parse;
+    attempt!(FieldType::Boolean, Boolean, |c: &Cell, t: &str| match c {
+        Cell::Bool(b) => Some(*b),
+        Cell::Text(_) if parse_text => parse_bool(t),
+        _ => None,
+    });
+    attempt!(FieldType::Integer, Integer, |c: &Cell, t: &str| match c {
+        Cell::Int(i) => Some(*i),
+        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+        Cell::Text(_) if parse_text => parse_integer(t, style),
+        _ => None,
+    });
+    attempt!(FieldType::Float, Float, |c: &Cell, t: &str| match c {
+        Cell::Int(i) => Some(*i as f64),
+        Cell::Float(f) => Some(*f),
+        Cell::Text(_) if parse_text => parse_float(t, style),
+        _ => None,
+    });
+    attempt!(FieldType::Date, Date, |c: &Cell, t: &str| match c {
+        Cell::Date(d) => Some(*d),
+        Cell::Text(_) if parse_text => parse_date(t),
+        _ => None,
+    });
+    attempt!(FieldType::Datetime, Datetime, |c: &Cell, t: &str| match c {
+        Cell::Date(d) => Some(d.and_time(NaiveTime::MIN)),
+        Cell::DateTime(dt) => Some(*dt),
+        Cell::Text(_) if parse_text => parse_datetime(t).or_else(|| parse_date(t).map(|d| d.and_time(NaiveTime::MIN))),
+        _ => None,
+    });
+    (TypedColumn::String(texts), ruled_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(values: &[&str]) -> Vec<Cell> {
+        values.iter().map(|v| if v.is_empty() { Cell::Empty } else { Cell::Text(v.to_string()) }).collect()
+    }
+
+    fn typed(values: &[&str]) -> TypedColumn {
+        let rows: Vec<usize> = (2..values.len() + 2).collect();
+        type_column(&text(values), &rows, TextRule::Parse).0
+    }
+
+    #[test]
+    fn vietnamese_numbers() {
+        assert_eq!(
+            typed(&["1.500.000", "12 345", "-7", "x"]),
+            TypedColumn::Integer(vec![Some(1_500_000), Some(12_345), Some(-7), None])
+        );
+        assert_eq!(
+            typed(&["7,5", "3,48", "1.234,5", "1.250", ""]),
+            TypedColumn::Float(vec![Some(7.5), Some(3.48), Some(1234.5), Some(1250.0), None])
+        );
+    }
+
+    #[test]
+    fn dot_decimal_columns() {
+        assert_eq!(
+            typed(&["21.0285", "21.030", "105.8"]),
+            TypedColumn::Float(vec![Some(21.0285), Some(21.03), Some(105.8)])
+        );
+        assert_eq!(typed(&["12,345.6", "1,234"]), TypedColumn::Float(vec![Some(12345.6), Some(1234.0)]));
+    }
+
+    #[test]
+    fn codes_stay_text_and_report_the_value() {
+        let cells = text(&["0104865449", "12"]);
+        let (col, ruled) = type_column(&cells, &[2, 3], TextRule::Parse);
+        assert_eq!(col, TypedColumn::String(vec![Some("0104865449".into()), Some("12".into())]));
+        assert!(ruled.iter().any(|r| r.field_type == FieldType::Integer && r.value == "0104865449" && r.row == 2));
+        assert_eq!(typed(&["0,5", "0.25"]), TypedColumn::String(vec![Some("0,5".into()), Some("0.25".into())]));
+        assert_eq!(typed(&["0,5", "1,25"]), TypedColumn::Float(vec![Some(0.5), Some(1.25)]));
+    }
+
+    #[test]
+    fn dates_are_day_first_and_checked() {
+        let d = |y, m, d| Some(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        assert_eq!(
+            typed(&["03/04/2023", "2023-12-31", "1.1.2009"]),
+            TypedColumn::Date(vec![d(2023, 4, 3), d(2023, 12, 31), d(2009, 1, 1)])
+        );
+        assert!(matches!(typed(&["31/02/2023"]), TypedColumn::String(_)));
+        let dt = NaiveDate::from_ymd_opt(2023, 10, 1).unwrap().and_hms_opt(7, 5, 0).unwrap();
+        assert_eq!(typed(&["01/10/2023 7:05"]), TypedColumn::Datetime(vec![Some(dt)]));
+    }
+
+    #[test]
+    fn booleans_any_case() {
+        assert_eq!(
+            typed(&["Có", "KHÔNG", "đúng", "Sai"]),
+            TypedColumn::Boolean(vec![Some(true), Some(false), Some(true), Some(false)])
+        );
+    }
+
+    #[test]
+    fn json_strings_are_not_parsed() {
+        let (col, _) = type_column(&text(&["12", "-"]), &[1, 2], TextRule::KeepAsString);
+        assert_eq!(col, TypedColumn::String(vec![Some("12".into()), Some("-".into())]));
+    }
+}

@@ -1,0 +1,128 @@
+//! The typed table: a polars `DataFrame` plus its schema (name, original header, type and
+//! per-field statistics), and its Parquet encoding.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{IngestError, Result};
+use crate::infer::{FieldType, TypedColumn};
+
+/// One field of a table's schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// Normalised name, used in URLs and query parameters.
+    pub name: String,
+    /// The header text as the agency wrote it.
+    pub title: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    pub null_count: usize,
+    pub distinct_count: usize,
+    /// Smallest and largest value (strings compare by code point); null when the field is all null.
+    pub min: Value,
+    pub max: Value,
+}
+
+/// A normalised, typed table ready to be written as Parquet.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub frame: DataFrame,
+    pub fields: Vec<Field>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// Build a table from typed columns with their names and header texts.
+    pub fn from_columns(names: &[String], titles: &[String], columns: Vec<TypedColumn>) -> Result<Self> {
+        let height = columns.first().map_or(0, column_len);
+        let mut series = Vec::with_capacity(columns.len());
+        let mut fields = Vec::with_capacity(columns.len());
+        for ((name, title), column) in names.iter().zip(titles).zip(columns) {
+            fields.push(field_of(name, title, &column));
+            series.push(to_column(name, column));
+        }
+        let frame = DataFrame::new(height, series).map_err(|e| IngestError::Write(e.to_string()))?;
+        Ok(Self { frame, fields })
+    }
+
+    /// Write the table as Parquet (zstd, 64 Ki-row groups, statistics on) and return the byte count.
+    pub fn write_parquet<W: Write>(&self, writer: W) -> Result<u64> {
+        let mut frame = self.frame.clone();
+        ParquetWriter::new(writer)
+            .with_row_group_size(Some(64 * 1024))
+            .with_statistics(StatisticsOptions::full())
+            .finish(&mut frame)
+            .map_err(|e| IngestError::Write(e.to_string()))
+    }
+}
+
+fn column_len(c: &TypedColumn) -> usize {
+    match c {
+        TypedColumn::Boolean(v) => v.len(),
+        TypedColumn::Integer(v) => v.len(),
+        TypedColumn::Float(v) => v.len(),
+        TypedColumn::Date(v) => v.len(),
+        TypedColumn::Datetime(v) => v.len(),
+        TypedColumn::String(v) => v.len(),
+    }
+}
+
+fn to_column(name: &str, column: TypedColumn) -> Column {
+    let name: PlSmallStr = name.into();
+    match column {
+        TypedColumn::Boolean(v) => Series::new(name, v).into(),
+        TypedColumn::Integer(v) => Series::new(name, v).into(),
+        TypedColumn::Float(v) => Series::new(name, v).into(),
+        TypedColumn::Date(v) => DateChunked::from_naive_date_options(name, v).into_series().into(),
+        TypedColumn::Datetime(v) => {
+            DatetimeChunked::from_naive_datetime_options(name, v, TimeUnit::Microseconds).into_series().into()
+        }
+        TypedColumn::String(v) => Series::new(name, v).into(),
+    }
+}
+
+fn stats<T: Clone + PartialOrd, K: Eq + std::hash::Hash>(
+    values: &[Option<T>],
+    key: impl Fn(&T) -> K,
+    json: impl Fn(&T) -> Value,
+) -> (usize, usize, Value, Value) {
+    let present: Vec<&T> = values.iter().flatten().collect();
+    let distinct = present.iter().map(|v| key(v)).collect::<HashSet<K>>().len();
+    let pick = |better: fn(&T, &T) -> bool| {
+        present.iter().copied().reduce(|a, b| if better(b, a) { b } else { a }).map_or(Value::Null, &json)
+    };
+    (values.len() - present.len(), distinct, pick(|b, a| b < a), pick(|b, a| b > a))
+}
+
+fn field_of(name: &str, title: &str, column: &TypedColumn) -> Field {
+    let (field_type, (null_count, distinct_count, min, max)) = match column {
+        TypedColumn::Boolean(v) => (FieldType::Boolean, stats(v, |b| *b, |b| Value::Bool(*b))),
+        TypedColumn::Integer(v) => (FieldType::Integer, stats(v, |i| *i, |i| Value::from(*i))),
+        TypedColumn::Float(v) => (FieldType::Float, stats(v, |f| f.to_bits(), |f| Value::from(*f))),
+        TypedColumn::Date(v) => (FieldType::Date, stats(v, |d| *d, |d| Value::from(d.format("%Y-%m-%d").to_string()))),
+        TypedColumn::Datetime(v) => {
+            (FieldType::Datetime, stats(v, |d| *d, |d| Value::from(d.format("%Y-%m-%dT%H:%M:%S").to_string())))
+        }
+        TypedColumn::String(v) => (FieldType::String, stats(v, Clone::clone, |s| Value::from(s.clone()))),
+    };
+    Field { name: name.to_string(), title: title.to_string(), field_type, null_count, distinct_count, min, max }
+}
+
+/// The field type of a polars dtype, for tables read back from Parquet.
+pub fn field_type_of(dtype: &DataType) -> FieldType {
+    match dtype {
+        DataType::Boolean => FieldType::Boolean,
+        d if d.is_integer() => FieldType::Integer,
+        d if d.is_float() => FieldType::Float,
+        DataType::Date => FieldType::Date,
+        DataType::Datetime(_, _) => FieldType::Datetime,
+        _ => FieldType::String,
+    }
+}

@@ -1,0 +1,88 @@
+//! JSON rows: `{"field": value, …}` objects, dates `YYYY-MM-DD`, datetimes ISO 8601,
+//! integers as numbers, non-finite floats as `null`.
+
+use std::io::Write;
+
+use polars::prelude::*;
+
+use super::{CellValue, ColumnValues, columns, write_date, write_datetime};
+use crate::error::Result;
+
+/// Append the rows of `frame` as comma-separated JSON objects (no surrounding brackets),
+/// preceded by a comma when `leading_comma`.
+pub fn write_objects(frame: &DataFrame, out: &mut Vec<u8>, mut leading_comma: bool) -> Result<()> {
+    write_rows(frame, out, |out| {
+        if leading_comma {
+            out.push(b',');
+        }
+        leading_comma = true;
+    })
+}
+
+/// Append the rows of `frame` as newline-delimited JSON.
+pub fn write_ndjson(frame: &DataFrame, out: &mut Vec<u8>) -> Result<()> {
+    let mut first = true;
+    write_rows(frame, out, |out| {
+        if !first {
+            out.push(b'\n');
+        }
+        first = false;
+    })?;
+    if frame.height() > 0 {
+        out.push(b'\n');
+    }
+    Ok(())
+}
+
+fn write_rows(frame: &DataFrame, out: &mut Vec<u8>, mut before_row: impl FnMut(&mut Vec<u8>)) -> Result<()> {
+    let (series, names) = columns(frame)?;
+    let values: Vec<ColumnValues<'_>> = series.iter().map(ColumnValues::of).collect::<Result<_>>()?;
+    let keys: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| {
+            let mut k = serde_json::to_vec(n).unwrap_or_default();
+            k.push(b':');
+            k
+        })
+        .collect();
+    for row in 0..frame.height() {
+        before_row(out);
+        out.push(b'{');
+        for (i, (key, column)) in keys.iter().zip(&values).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            write_value(out, column.get(row));
+        }
+        out.push(b'}');
+    }
+    Ok(())
+}
+
+pub(crate) fn write_value(out: &mut Vec<u8>, v: CellValue<'_>) {
+    match v {
+        CellValue::Null => out.extend_from_slice(b"null"),
+        CellValue::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        CellValue::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        CellValue::Float(f) if f.is_finite() => {
+            let _ = serde_json::to_writer(&mut *out, &f);
+        }
+        CellValue::Float(_) => out.extend_from_slice(b"null"),
+        CellValue::Date(d) => {
+            out.push(b'"');
+            write_date(out, d);
+            out.push(b'"');
+        }
+        CellValue::Datetime(dt) => {
+            out.push(b'"');
+            write_datetime(out, dt);
+            out.push(b'"');
+        }
+        CellValue::Str(s) => {
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+    }
+}

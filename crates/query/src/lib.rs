@@ -1,0 +1,15 @@
+//! # opendata-query
+//!
+//! The query language of `/records`: request parameters to a validated [`RecordsQuery`]
+//! ([`params`], [`filter`]), run against a version's Parquet with polars ([`plan`]), and the
+//! output encoders ([`encode`]). HTTP-free: the API crate extracts parameters and streams bytes.
+
+pub mod encode;
+pub mod error;
+pub mod filter;
+pub mod fold;
+pub mod params;
+pub mod plan;
+
+pub use error::{QueryError, Result};
+pub use params::{OutputFormat, RecordsQuery};

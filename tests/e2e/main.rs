@@ -1,0 +1,5 @@
+//! End-to-end: the real `opendata` binary over real HTTP on a free port, with the bundled
+//! datasets published into a temporary data folder.
+
+mod cli;
+mod http;

@@ -1,0 +1,90 @@
+//! Helpers for the end-to-end tests: find the `opendata` binary, publish the bundled datasets
+//! into a temporary data folder, and run a server on a free port that stops when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (where `datasets/` is).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The `opendata` binary: `$OPENDATA_BIN`, or `debug/opendata` in this build's target folder.
+pub fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("OPENDATA_BIN") {
+        return PathBuf::from(bin);
+    }
+    // The test executable is <target>/debug/deps/e2e-<hash>.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let bin = exe.parent().and_then(Path::parent).map(|d| d.join("opendata")).unwrap_or_default();
+    assert!(bin.is_file(), "no opendata binary at {}: run `cargo build -p opendata-cli` or `make test`", bin.display());
+    bin
+}
+
+/// Run `opendata` with arguments and return its output.
+pub fn opendata(args: &[&str]) -> std::process::Output {
+    Command::new(binary()).args(args).env("RUST_LOG", "warn").output().expect("run opendata")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A running `opendata serve` with its own data folder; killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Publish `datasets/` into a fresh data folder, then serve it.
+    pub fn start_with_datasets() -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let data = data_dir.path().to_string_lossy().into_owned();
+        let datasets = workspace_root().join("datasets");
+        let out = opendata(&["publish", "--data-dir", &data, &datasets.to_string_lossy()]);
+        assert!(out.status.success(), "publish failed: {}", String::from_utf8_lossy(&out.stderr));
+        Self::start(data_dir)
+    }
+
+    /// Serve an existing data folder.
+    pub fn start(data_dir: tempfile::TempDir) -> Self {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(binary())
+            .args(["serve", "--data-dir", &data_dir.path().to_string_lossy(), "--addr", &addr])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn opendata serve");
+        let server = Self { child, base: format!("http://{addr}"), data_dir };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("opendata serve did not start listening on {}", self.base);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
