@@ -76,7 +76,7 @@ impl Catalog {
         let migrations = MIGRATIONS
             .iter()
             .map(|(v, d, sql)| {
-                Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, SqlStr::from_static(*sql), false)
+                Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, SqlStr::from_static(sql), false)
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;

@@ -57,10 +57,25 @@ impl Table {
         let mut frame = self.frame.clone();
         ParquetWriter::new(writer)
             .with_row_group_size(Some(64 * 1024))
+            .with_key_value_metadata(Some(plain_arrow_schema(&frame)))
             .with_statistics(StatisticsOptions::full())
             .finish(&mut frame)
             .map_err(|e| IngestError::Write(e.to_string()))
     }
+}
+
+/// The `ARROW:schema` metadata with text as plain `string` (`Utf8`). polars would store its own
+/// `string_view`, which older Arrow readers (R, DuckDB, pyarrow < 14) cannot read, and which
+/// pyarrow hands out as an unusual type: the contract says text is UTF-8 `string`.
+fn plain_arrow_schema(frame: &DataFrame) -> KeyValueMetadata {
+    use polars_arrow::datatypes::ArrowDataType;
+    let mut schema = frame.schema().to_arrow(CompatLevel::newest());
+    for field in schema.iter_values_mut() {
+        if matches!(field.dtype, ArrowDataType::Utf8View | ArrowDataType::LargeUtf8) {
+            field.dtype = ArrowDataType::Utf8;
+        }
+    }
+    KeyValueMetadata::Static(vec![polars_parquet::write::schema_to_metadata_key(&schema)])
 }
 
 fn column_len(c: &TypedColumn) -> usize {

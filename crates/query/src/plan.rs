@@ -79,7 +79,7 @@ pub struct Batches {
 enum BatchesInner {
     /// Windows of the file, filtered one at a time.
     Windows {
-        scan: LazyFrame,
+        scan: Box<LazyFrame>,
         predicate: Option<Expr>,
         projection: Vec<Expr>,
         next_row: usize,
@@ -98,7 +98,7 @@ impl Batches {
         let inner = if query.sort.is_empty() {
             BatchesInner::Windows {
                 rows: row_count(path)?,
-                scan,
+                scan: Box::new(scan),
                 predicate: query.predicate(fields),
                 projection: projection(query, fields),
                 next_row: 0,

@@ -103,7 +103,7 @@ fn single_data_file(folder: &Path) -> anyhow::Result<PathBuf> {
         .filter(|p| {
             p.is_file() && p.file_name().is_some_and(|n| n != METADATA && !n.to_string_lossy().starts_with('.'))
         })
-        .filter(|p| !p.extension().is_some_and(|e| e == "md"))
+        .filter(|p| p.extension().is_none_or(|e| e != "md"))
         .collect();
     match files.as_slice() {
         [one] => Ok(one.clone()),

@@ -137,7 +137,7 @@ fn envelope(
         let version = version.to_string();
         let mut kept: Vec<(&str, &str)> = pairs
             .iter()
-            .filter(|(k, _)| !(offset.is_some() && k == "offset") && !(pin && k == "version"))
+            .filter(|(k, _)| !((offset.is_some() && k == "offset") || (pin && k == "version")))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         if let Some(o) = &offset {
