@@ -55,6 +55,9 @@ async fn catalog_search_ignores_diacritics() {
     assert_eq!(body["items"][0]["id"], "chi-tieu-chuyen-doi-so-ha-noi");
     let (_, body) = get_json("/api/v1/datasets?q=DON%20VI%20HANH%20CHINH").await;
     assert_eq!(body["items"][0]["id"], "don-vi-hanh-chinh-ha-noi");
+    // Words match word starts: `hanh` is in `thành phố` of the third, which must not match.
+    let (_, body) = get_json("/api/v1/datasets?q=hanh%20chinh").await;
+    assert_eq!(body["total"], 2);
 }
 
 #[tokio::test]

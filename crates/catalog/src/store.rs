@@ -48,8 +48,10 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
+/// Now, to the second: catalog times are shown to people and cited.
 fn now() -> DateTime<Utc> {
-    Utc::now()
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(0)
 }
 
 fn parse_time(s: &str) -> DateTime<Utc> {
@@ -176,16 +178,13 @@ impl Catalog {
     /// Datasets matching `query`, most recently modified first, and the total before paging.
     pub async fn datasets(&self, query: &DatasetQuery) -> Result<(usize, Vec<Dataset>)> {
         let rows = sqlx::query(DATASETS).fetch_all(&self.pool).await?;
-        let words: Vec<String> = query
-            .q
-            .as_deref()
-            .map(|q| names::fold(q).split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default();
+        let words: Vec<String> = query.q.as_deref().map(search_words).unwrap_or_default();
         let folded_eq = |a: &str, b: &str| names::fold(a) == names::fold(b);
         let mut matched = Vec::new();
         for row in &rows {
             let text: String = row.get("search_text");
-            if !words.iter().all(|w| text.contains(w.as_str())) {
+            let tokens: Vec<&str> = search_words_of(&text);
+            if !words.iter().all(|w| tokens.iter().any(|t| t.starts_with(w.as_str()))) {
                 continue;
             }
             let d = Self::dataset_from_row(row)?;
@@ -358,6 +357,17 @@ impl Catalog {
 const DATASETS: &str =
     "SELECT d.*, (SELECT MAX(number) FROM versions v WHERE v.dataset_id = d.id) AS latest_version FROM datasets d";
 const DATASET_BY_ID: &str = "SELECT d.*, (SELECT MAX(number) FROM versions v WHERE v.dataset_id = d.id) AS latest_version FROM datasets d WHERE d.id = ?";
+
+/// The folded words of a search: `Hà Nội` → `ha`, `noi`.
+fn search_words(q: &str) -> Vec<String> {
+    search_words_of(&names::fold(q)).into_iter().map(str::to_string).collect()
+}
+
+/// Words of folded text: runs of letters and digits. A search word matches a word it starts,
+/// so `ha noi` finds `Hà Nội` and `hanh` finds `hành` but not `thành`.
+fn search_words_of(folded: &str) -> Vec<&str> {
+    folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect()
+}
 
 fn search_text(meta: &DatasetMetadata) -> String {
     let mut parts =

@@ -54,7 +54,10 @@ pub struct RuledOut {
     #[serde(rename = "type")]
     pub field_type: FieldType,
     pub value: String,
+    /// 1-based data row (the header and skipped rows not counted).
     pub row: usize,
+    /// Where that row is in the file: its line (text) or sheet row (spreadsheets).
+    pub source_row: usize,
 }
 
 /// How numbers are written in one column.
@@ -215,7 +218,7 @@ pub fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     Some(parse_date(date)?.and_time(parse_time(time.trim())?))
 }
 
-/// Type one column of cells. `rows` gives each cell's source row number for the report.
+/// Type one column of cells. `rows` gives each cell's line or sheet row for the report.
 pub fn type_column(cells: &[Cell], rows: &[usize], rule: TextRule) -> (TypedColumn, Vec<RuledOut>) {
     let texts: Vec<Option<String>> = cells
         .iter()
@@ -249,8 +252,12 @@ pub fn type_column(cells: &[Cell], rows: &[usize], rule: TextRule) -> (TypedColu
                 match parse(cell, text.as_deref().unwrap_or_default()) {
                     Some(v) => out.push(Some(v)),
                     None => {
-                        failed =
-                            Some(RuledOut { field_type: $ty, value: text.clone().unwrap_or_default(), row: rows[i] });
+                        failed = Some(RuledOut {
+                            field_type: $ty,
+                            value: text.clone().unwrap_or_default(),
+                            row: i + 1,
+                            source_row: rows[i],
+                        });
                         break;
                     }
                 }
@@ -269,7 +276,8 @@ pub fn type_column(cells: &[Cell], rows: &[usize], rule: TextRule) -> (TypedColu
     });
     attempt!(FieldType::Integer, Integer, |c: &Cell, t: &str| match c {
         Cell::Int(i) => Some(*i),
-        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+        // A spreadsheet's integral number is an integer; JSON's `150.0` stays a float (§6).
+        Cell::Float(f) if parse_text && f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
         Cell::Text(_) if parse_text => parse_integer(t, style),
         _ => None,
     });
@@ -332,7 +340,8 @@ mod tests {
         let cells = text(&["0104865449", "12"]);
         let (col, ruled) = type_column(&cells, &[2, 3], TextRule::Parse);
         assert_eq!(col, TypedColumn::String(vec![Some("0104865449".into()), Some("12".into())]));
-        assert!(ruled.iter().any(|r| r.field_type == FieldType::Integer && r.value == "0104865449" && r.row == 2));
+        assert!(ruled.iter().any(|r| r.field_type == FieldType::Integer && r.value == "0104865449" && r.row == 1));
+        assert_eq!(ruled[0].source_row, 2);
         assert_eq!(typed(&["0,5", "0.25"]), TypedColumn::String(vec![Some("0,5".into()), Some("0.25".into())]));
         assert_eq!(typed(&["0,5", "1,25"]), TypedColumn::Float(vec![Some(0.5), Some(1.25)]));
     }
@@ -355,6 +364,14 @@ mod tests {
             typed(&["Có", "KHÔNG", "đúng", "Sai"]),
             TypedColumn::Boolean(vec![Some(true), Some(false), Some(true), Some(false)])
         );
+    }
+
+    #[test]
+    fn json_floats_written_with_a_point_stay_floats() {
+        let (col, _) = type_column(&[Cell::Int(1), Cell::Float(150.0)], &[1, 2], TextRule::KeepAsString);
+        assert_eq!(col, TypedColumn::Float(vec![Some(1.0), Some(150.0)]));
+        let (col, _) = type_column(&[Cell::Int(1), Cell::Float(150.0)], &[1, 2], TextRule::Parse);
+        assert_eq!(col, TypedColumn::Integer(vec![Some(1), Some(150)]));
     }
 
     #[test]

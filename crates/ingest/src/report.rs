@@ -74,13 +74,17 @@ impl fmt::Display for Report {
         if !self.skipped.is_empty() {
             let by: Vec<String> = self.skipped_by_reason.iter().map(|(k, v)| format!("{v} {k}")).collect();
             writeln!(f, "skipped:   {} ({})", self.skipped.len(), by.join(", "))?;
-            for reason in
-                [SkipReason::Title, SkipReason::ColumnNumbers, SkipReason::Blank, SkipReason::Total, SkipReason::Footer]
-            {
+            for (reason, label) in [
+                (SkipReason::Title, "title"),
+                (SkipReason::ColumnNumbers, "column numbers"),
+                (SkipReason::Blank, "blank"),
+                (SkipReason::Total, "total"),
+                (SkipReason::Footer, "footer"),
+            ] {
                 let rows: Vec<String> =
                     self.skipped.iter().filter(|s| s.reason == reason).map(|s| s.row.to_string()).take(20).collect();
                 if !rows.is_empty() {
-                    writeln!(f, "  {reason:?}: {}", rows.join(", "))?;
+                    writeln!(f, "  {label}: {}", rows.join(", "))?;
                 }
             }
         }
@@ -88,8 +92,26 @@ impl fmt::Display for Report {
         let width = self.fields.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for c in &self.fields {
             writeln!(f, "  {:width$}  {:8}  {} null  ({})", c.name, c.field_type.as_str(), c.null_count, c.title)?;
+            // One line per value that ruled types out: `not integer, float: "12A" at row 431`.
+            let mut shown: Vec<(&RuledOut, Vec<&str>)> = Vec::new();
             for r in &c.ruled_out {
-                writeln!(f, "  {:width$}  {} ruled out by {:?} at row {}", "", r.field_type, r.value, r.row)?;
+                match shown.iter_mut().find(|(s, _)| s.value == r.value && s.row == r.row) {
+                    Some((_, types)) => types.push(r.field_type.as_str()),
+                    None => shown.push((r, vec![r.field_type.as_str()])),
+                }
+            }
+            for (r, types) in shown {
+                let value: String = if r.value.chars().count() > 40 {
+                    r.value.chars().take(39).chain(['…']).collect()
+                } else {
+                    r.value.clone()
+                };
+                let place = match self.format {
+                    Format::Csv => format!(" (line {})", r.source_row),
+                    Format::Spreadsheet => format!(" (sheet row {})", r.source_row),
+                    _ => String::new(),
+                };
+                writeln!(f, "  {:width$}  not {}: {value:?} at row {}{place}", "", types.join(", "), r.row)?;
             }
         }
         Ok(())

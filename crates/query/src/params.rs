@@ -224,10 +224,12 @@ impl RecordsQuery {
         let mut parts: Vec<Expr> = self.filters.iter().map(Filter::expr).collect();
         let text_fields: Vec<&Field> = fields.iter().filter(|f| f.field_type == FieldType::String).collect();
         for word in &self.search {
+            // The word must start a word of the text: `hanh` finds `hành`, not `thành`.
+            let pattern = format!(r"(?:^|[^\p{{L}}\p{{N}}]){}", escape_regex(word));
             let any = text_fields
                 .iter()
                 .map(|f| {
-                    fold_expr(col(f.name.as_str())).str().contains_literal(lit(word.clone())).fill_null(lit(false))
+                    fold_expr(col(f.name.as_str())).str().contains(lit(pattern.clone()), false).fill_null(lit(false))
                 })
                 .reduce(|a, b| a.or(b))
                 .unwrap_or_else(|| lit(false));
@@ -244,6 +246,18 @@ impl RecordsQuery {
             self.select.iter().filter_map(|s| fields.iter().find(|f| &f.name == s)).collect()
         }
     }
+}
+
+/// Escape regex metacharacters so a search word matches literally.
+fn escape_regex(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        if r"\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -150,3 +150,16 @@ async fn csv_accept_header_and_bom() {
          2,Chính quyền số,Hồ sơ công việc cấp Thành phố xử lý trên môi trường mạng,%,90,100\r\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn q_matches_word_starts_only() {
+    let app = TestApp::new().await.with_dataset("chi-tieu-chuyen-doi-so-ha-noi").await;
+    let base = "/api/v1/datasets/chi-tieu-chuyen-doi-so-ha-noi/records";
+    // `hanh` starts `hành` in row 1 and is inside `Thành` in rows 2 and 9, which must not match.
+    let (_, body) = app.get_json(&format!("{base}?q=hanh&select=stt")).await;
+    assert_eq!(body["items"], json!([{"stt": 1}]));
+    let (_, body) = app.get_json(&format!("{base}?q=thanh%20pho&select=stt")).await;
+    assert_eq!(body["items"], json!([{"stt": 2}, {"stt": 9}]));
+    let (_, body) = app.get_json(&format!("{base}?q=GRD&select=stt")).await;
+    assert_eq!(body["items"], json!([{"stt": 13}]));
+}
