@@ -26,7 +26,7 @@ toolchain:
 	@command -v python3 >/dev/null || { echo "python3 not found: apt-get install python3 python3-venv"; exit 1; }
 
 build: toolchain
-	cargo build --locked -p opendata-cli
+	cargo build --locked --workspace --all-targets
 
 publish: build
 	$(BIN) publish --data-dir $(DATA_DIR) datasets

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Serialize};
 
-use crate::cell::Cell;
+use crate::column::{CellRef, Cells, TextColumn};
 
 /// The type of a field, as the API and `expected.json` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,7 +45,7 @@ pub enum TypedColumn {
     Float(Vec<Option<f64>>),
     Date(Vec<Option<NaiveDate>>),
     Datetime(Vec<Option<NaiveDateTime>>),
-    String(Vec<Option<String>>),
+    String(TextColumn),
 }
 
 /// The first value that ruled a type out for a string column.
@@ -219,42 +219,39 @@ pub fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
 }
 
 /// Type one column of cells. `rows` gives each cell's line or sheet row for the report.
-pub fn type_column(cells: &[Cell], rows: &[usize], rule: TextRule) -> (TypedColumn, Vec<RuledOut>) {
-    let texts: Vec<Option<String>> = cells
-        .iter()
-        .map(|c| match c {
-            Cell::Empty => None,
-            Cell::Text(t) => {
-                let t = t.trim();
-                let null = match rule {
-                    TextRule::Parse => is_null_text(t),
-                    TextRule::KeepAsString => t.is_empty(),
-                };
-                (!null).then(|| t.to_string())
-            }
-            other => Some(other.display()),
-        })
-        .collect();
-    let style = number_style(
-        cells.iter().zip(&texts).filter(|(c, _)| matches!(c, Cell::Text(_))).filter_map(|(_, t)| t.as_deref()),
-    );
+pub fn type_column<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule) -> (TypedColumn, Vec<RuledOut>) {
+    let n = cells.len();
+    let is_null = |c: &CellRef<'_>| match c {
+        CellRef::Empty => true,
+        CellRef::Text(t) => match rule {
+            TextRule::Parse => is_null_text(t),
+            TextRule::KeepAsString => t.is_empty(),
+        },
+        _ => false,
+    };
+    let style = number_style((0..n).filter_map(|i| match cells.get(i) {
+        CellRef::Text(t) if !is_null(&CellRef::Text(t)) => Some(t),
+        _ => None,
+    }));
+    let parse_text = rule == TextRule::Parse;
     let mut ruled_out = Vec::new();
     macro_rules! attempt {
         ($ty:expr, $variant:ident, $parse:expr) => {{
             let parse = $parse;
-            let mut out = Vec::with_capacity(cells.len());
+            let mut out = Vec::with_capacity(n);
             let mut failed = None;
-            for (i, (cell, text)) in cells.iter().zip(&texts).enumerate() {
-                if text.is_none() {
+            for i in 0..n {
+                let cell = cells.get(i);
+                if is_null(&cell) {
                     out.push(None);
                     continue;
                 }
-                match parse(cell, text.as_deref().unwrap_or_default()) {
+                match parse(cell) {
                     Some(v) => out.push(Some(v)),
                     None => {
                         failed = Some(RuledOut {
                             field_type: $ty,
-                            value: text.clone().unwrap_or_default(),
+                            value: cell.display().into_owned(),
                             row: i + 1,
                             source_row: rows[i],
                         });
@@ -268,42 +265,56 @@ pub fn type_column(cells: &[Cell], rows: &[usize], rule: TextRule) -> (TypedColu
             }
         }};
     }
-    let parse_text = rule == TextRule::Parse;
-    attempt!(FieldType::Boolean, Boolean, |c: &Cell, t: &str| match c {
-        Cell::Bool(b) => Some(*b),
-        Cell::Text(_) if parse_text => parse_bool(t),
+    attempt!(FieldType::Boolean, Boolean, |c: CellRef<'_>| match c {
+        CellRef::Bool(b) => Some(b),
+        CellRef::Text(t) if parse_text => parse_bool(t),
         _ => None,
     });
-    attempt!(FieldType::Integer, Integer, |c: &Cell, t: &str| match c {
-        Cell::Int(i) => Some(*i),
+    attempt!(FieldType::Integer, Integer, |c: CellRef<'_>| match c {
+        CellRef::Int(i) => Some(i),
         // A spreadsheet's integral number is an integer; JSON's `150.0` stays a float (§6).
-        Cell::Float(f) if parse_text && f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
-        Cell::Text(_) if parse_text => parse_integer(t, style),
+        CellRef::Float(f) if parse_text && f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+        CellRef::Text(t) if parse_text => parse_integer(t, style),
         _ => None,
     });
-    attempt!(FieldType::Float, Float, |c: &Cell, t: &str| match c {
-        Cell::Int(i) => Some(*i as f64),
-        Cell::Float(f) => Some(*f),
-        Cell::Text(_) if parse_text => parse_float(t, style),
+    attempt!(FieldType::Float, Float, |c: CellRef<'_>| match c {
+        CellRef::Int(i) => Some(i as f64),
+        CellRef::Float(f) => Some(f),
+        CellRef::Text(t) if parse_text => parse_float(t, style),
         _ => None,
     });
-    attempt!(FieldType::Date, Date, |c: &Cell, t: &str| match c {
-        Cell::Date(d) => Some(*d),
-        Cell::Text(_) if parse_text => parse_date(t),
+    attempt!(FieldType::Date, Date, |c: CellRef<'_>| match c {
+        CellRef::Date(d) => Some(d),
+        CellRef::Text(t) if parse_text => parse_date(t),
         _ => None,
     });
-    attempt!(FieldType::Datetime, Datetime, |c: &Cell, t: &str| match c {
-        Cell::Date(d) => Some(d.and_time(NaiveTime::MIN)),
-        Cell::DateTime(dt) => Some(*dt),
-        Cell::Text(_) if parse_text => parse_datetime(t).or_else(|| parse_date(t).map(|d| d.and_time(NaiveTime::MIN))),
+    attempt!(FieldType::Datetime, Datetime, |c: CellRef<'_>| match c {
+        CellRef::Date(d) => Some(d.and_time(NaiveTime::MIN)),
+        CellRef::DateTime(dt) => Some(dt),
+        CellRef::Text(t) if parse_text =>
+            parse_datetime(t).or_else(|| parse_date(t).map(|d| d.and_time(NaiveTime::MIN))),
         _ => None,
     });
-    (TypedColumn::String(texts), ruled_out)
+    let mut text = TextColumn::with_capacity(n, 0);
+    for i in 0..n {
+        let cell = cells.get(i);
+        if is_null(&cell) {
+            text.push(None);
+        } else {
+            text.push(Some(&cell.display()));
+        }
+    }
+    (TypedColumn::String(text), ruled_out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cell::Cell;
+
+    fn strings(values: &[Option<&str>]) -> TypedColumn {
+        TypedColumn::String(TextColumn::from_options(values))
+    }
 
     fn text(values: &[&str]) -> Vec<Cell> {
         values.iter().map(|v| if v.is_empty() { Cell::Empty } else { Cell::Text(v.to_string()) }).collect()
@@ -311,7 +322,7 @@ mod tests {
 
     fn typed(values: &[&str]) -> TypedColumn {
         let rows: Vec<usize> = (2..values.len() + 2).collect();
-        type_column(&text(values), &rows, TextRule::Parse).0
+        type_column(text(values).as_slice(), &rows, TextRule::Parse).0
     }
 
     #[test]
@@ -338,11 +349,11 @@ mod tests {
     #[test]
     fn codes_stay_text_and_report_the_value() {
         let cells = text(&["0104865449", "12"]);
-        let (col, ruled) = type_column(&cells, &[2, 3], TextRule::Parse);
-        assert_eq!(col, TypedColumn::String(vec![Some("0104865449".into()), Some("12".into())]));
+        let (col, ruled) = type_column(cells.as_slice(), &[2, 3], TextRule::Parse);
+        assert_eq!(col, strings(&[Some("0104865449"), Some("12")]));
         assert!(ruled.iter().any(|r| r.field_type == FieldType::Integer && r.value == "0104865449" && r.row == 1));
         assert_eq!(ruled[0].source_row, 2);
-        assert_eq!(typed(&["0,5", "0.25"]), TypedColumn::String(vec![Some("0,5".into()), Some("0.25".into())]));
+        assert_eq!(typed(&["0,5", "0.25"]), strings(&[Some("0,5"), Some("0.25")]));
         assert_eq!(typed(&["0,5", "1,25"]), TypedColumn::Float(vec![Some(0.5), Some(1.25)]));
     }
 
@@ -368,15 +379,15 @@ mod tests {
 
     #[test]
     fn json_floats_written_with_a_point_stay_floats() {
-        let (col, _) = type_column(&[Cell::Int(1), Cell::Float(150.0)], &[1, 2], TextRule::KeepAsString);
+        let (col, _) = type_column([Cell::Int(1), Cell::Float(150.0)].as_slice(), &[1, 2], TextRule::KeepAsString);
         assert_eq!(col, TypedColumn::Float(vec![Some(1.0), Some(150.0)]));
-        let (col, _) = type_column(&[Cell::Int(1), Cell::Float(150.0)], &[1, 2], TextRule::Parse);
+        let (col, _) = type_column([Cell::Int(1), Cell::Float(150.0)].as_slice(), &[1, 2], TextRule::Parse);
         assert_eq!(col, TypedColumn::Integer(vec![Some(1), Some(150)]));
     }
 
     #[test]
     fn json_strings_are_not_parsed() {
-        let (col, _) = type_column(&text(&["12", "-"]), &[1, 2], TextRule::KeepAsString);
-        assert_eq!(col, TypedColumn::String(vec![Some("12".into()), Some("-".into())]));
+        let (col, _) = type_column(text(&["12", "-"]).as_slice(), &[1, 2], TextRule::KeepAsString);
+        assert_eq!(col, strings(&[Some("12"), Some("-")]));
     }
 }

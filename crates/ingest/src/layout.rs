@@ -153,8 +153,42 @@ fn is_column_numbers(row: &GridRow) -> bool {
     numeric || letters
 }
 
-/// Find the table in `grid`.
-pub fn locate(grid: &Grid, opts: LayoutOptions) -> Result<Layout> {
+/// The header of a table and where its data starts.
+#[derive(Debug, Clone)]
+pub struct HeaderPlan {
+    /// Header text of each column (group and sub-header joined for two-row headers).
+    pub headers: Vec<String>,
+    /// Row numbers of the header row(s).
+    pub header_rows: Vec<usize>,
+    /// Index in the grid of the first row after the header and any column-number row.
+    pub data_start: usize,
+    /// Title rows above the header and the column-number row.
+    pub skipped: Vec<SkippedRow>,
+}
+
+/// What a row under the header is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Data,
+    Blank,
+    Total,
+    /// A signature block or footnote: this row and every row after it are not data.
+    Footer,
+}
+
+/// Classify a row by its first non-empty cell's text (trimmed), `None` when all are empty.
+pub fn classify(first_text: Option<&str>) -> RowKind {
+    match first_text {
+        None => RowKind::Blank,
+        Some(t) if is_footer(t) => RowKind::Footer,
+        Some(t) if is_total(t) => RowKind::Total,
+        Some(_) => RowKind::Data,
+    }
+}
+
+/// Find the header in the first rows of `grid` (all of them may be given, or only a head).
+/// `width` is the number of columns the header spans.
+pub fn plan_header(grid: &Grid, opts: LayoutOptions, width: usize) -> Result<HeaderPlan> {
     if grid.rows.iter().all(|r| non_empty(r) == 0) {
         return Err(IngestError::EmptyFile);
     }
@@ -164,13 +198,6 @@ pub fn locate(grid: &Grid, opts: LayoutOptions) -> Result<Layout> {
         .filter(|r| non_empty(r) > 0)
         .map(|r| SkippedRow { row: r.number, reason: SkipReason::Title })
         .collect();
-    let header = &grid.rows[h];
-    let width = if opts.strict_width {
-        header.cells.len()
-    } else {
-        grid.rows[h..].iter().map(|r| r.cells.len()).max().unwrap_or(0)
-    };
-
     // A cell of the header row merged across columns makes the next row a sub-header row.
     let spans: Vec<&Merge> = grid.merges.iter().filter(|m| m.first_row == h && m.last_col > m.first_col).collect();
     let two_rows = !spans.is_empty() && h + 1 < grid.rows.len();
@@ -190,7 +217,7 @@ pub fn locate(grid: &Grid, opts: LayoutOptions) -> Result<Layout> {
             [group, sub].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
         })
         .collect();
-    let mut header_rows = vec![header.number];
+    let mut header_rows = vec![grid.rows[h].number];
     let mut next = h + 1;
     if two_rows {
         header_rows.push(grid.rows[next].number);
@@ -200,52 +227,70 @@ pub fn locate(grid: &Grid, opts: LayoutOptions) -> Result<Layout> {
         skipped.push(SkippedRow { row: row.number, reason: SkipReason::ColumnNumbers });
         next += 1;
     }
+    Ok(HeaderPlan { headers, header_rows, data_start: next, skipped })
+}
 
+/// The width of a header row: its cell count (text files) or the widest row from it on (sheets).
+pub fn header_width(grid: &Grid, opts: LayoutOptions) -> Result<usize> {
+    let h = header_index(grid, opts)?;
+    Ok(if opts.strict_width {
+        grid.rows[h].cells.len()
+    } else {
+        grid.rows[h..].iter().map(|r| r.cells.len()).max().unwrap_or(0)
+    })
+}
+
+/// The error for a row with more non-empty fields than the header.
+pub fn ragged(row: usize, found: usize, expected: usize, extra: Vec<String>) -> IngestError {
+    IngestError::RaggedRows { line: row, found, expected, extra }
+}
+
+/// Which columns to keep: those with a header or with a value in some data row.
+pub fn keep_columns(headers: &[String], has_value: impl Fn(usize) -> bool) -> Vec<bool> {
+    headers.iter().enumerate().map(|(c, h)| !h.is_empty() || has_value(c)).collect()
+}
+
+/// Find the table in `grid`.
+pub fn locate(grid: &Grid, opts: LayoutOptions) -> Result<Layout> {
+    let width = header_width(grid, opts)?;
+    let plan = plan_header(grid, opts, width)?;
+    let mut skipped = plan.skipped;
     let mut columns: Vec<Vec<Cell>> = vec![Vec::new(); width];
     let mut row_numbers = Vec::new();
-    let mut rows = grid.rows[next..].iter();
+    let mut rows = grid.rows[plan.data_start..].iter();
     while let Some(row) = rows.next() {
-        let Some(first) = first_text(row) else {
-            skipped.push(SkippedRow { row: row.number, reason: SkipReason::Blank });
-            continue;
-        };
-        if is_footer(&first) {
-            skipped.push(SkippedRow { row: row.number, reason: SkipReason::Footer });
-            skipped.extend(rows.by_ref().map(|r| SkippedRow { row: r.number, reason: SkipReason::Footer }));
-            break;
-        }
-        if is_total(&first) {
-            skipped.push(SkippedRow { row: row.number, reason: SkipReason::Total });
-            continue;
-        }
-        if row.cells.len() > width {
-            let extra: Vec<String> = row.cells[width..].iter().filter(|c| !c.is_blank()).map(Cell::display).collect();
-            if !extra.is_empty() {
-                return Err(IngestError::RaggedRows {
-                    line: row.number,
-                    found: row.cells.len(),
-                    expected: width,
-                    extra,
-                });
+        match classify(first_text(row).as_deref()) {
+            RowKind::Blank => skipped.push(SkippedRow { row: row.number, reason: SkipReason::Blank }),
+            RowKind::Total => skipped.push(SkippedRow { row: row.number, reason: SkipReason::Total }),
+            RowKind::Footer => {
+                skipped.push(SkippedRow { row: row.number, reason: SkipReason::Footer });
+                skipped.extend(rows.by_ref().map(|r| SkippedRow { row: r.number, reason: SkipReason::Footer }));
+                break;
+            }
+            RowKind::Data => {
+                if row.cells.len() > width {
+                    let extra: Vec<String> =
+                        row.cells[width..].iter().filter(|c| !c.is_blank()).map(Cell::display).collect();
+                    if !extra.is_empty() {
+                        return Err(ragged(row.number, row.cells.len(), width, extra));
+                    }
+                }
+                for (col, column) in columns.iter_mut().enumerate() {
+                    column.push(row.cells.get(col).cloned().unwrap_or(Cell::Empty));
+                }
+                row_numbers.push(row.number);
             }
         }
-        for (col, column) in columns.iter_mut().enumerate() {
-            column.push(row.cells.get(col).cloned().unwrap_or(Cell::Empty));
-        }
-        row_numbers.push(row.number);
     }
-
-    // Drop columns with an empty header and no value in any data row.
-    let keep: Vec<bool> =
-        (0..width).map(|c| !headers[c].is_empty() || columns[c].iter().any(|v| !v.is_blank())).collect();
-    let headers: Vec<String> = headers.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(h, _)| h).collect();
+    let keep = keep_columns(&plan.headers, |c| columns[c].iter().any(|v| !v.is_blank()));
+    let headers: Vec<String> = plan.headers.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(h, _)| h).collect();
     let columns: Vec<Vec<Cell>> = columns.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
     let names = names::normalise_all(&headers);
     if row_numbers.is_empty() {
         return Err(IngestError::NoDataRows { columns: names.len(), names });
     }
     skipped.sort_by_key(|s| s.row);
-    Ok(Layout { headers, names, columns, row_numbers, header_rows, skipped })
+    Ok(Layout { headers, names, columns, row_numbers, header_rows: plan.header_rows, skipped })
 }
 
 #[cfg(test)]

@@ -12,10 +12,12 @@
 //! - [`report`]: what was understood, for the agency.
 
 pub mod cell;
+pub mod column;
 pub mod error;
 pub mod formats;
 pub mod infer;
 pub mod layout;
+pub mod legacy;
 pub mod names;
 pub mod report;
 pub mod table;
@@ -25,7 +27,7 @@ pub use error::{IngestError, Result};
 pub use formats::Format;
 pub use infer::FieldType;
 pub use report::Report;
-pub use table::{Field, Table};
+pub use table::{Field, Table, TableBuilder};
 
 use crate::infer::TextRule;
 use crate::layout::{Layout, LayoutOptions};
@@ -70,20 +72,11 @@ pub struct Ingested {
     pub report: Report,
 }
 
-/// Read one file. `filename` helps only where the bytes are ambiguous and names the source in
-/// the report.
-pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> Result<Ingested> {
-    if bytes.is_empty() {
-        return Err(IngestError::EmptyFile);
-    }
-    let format = match options.format {
-        Some(f) => f,
-        None => formats::detect(bytes, filename)?,
-    };
-    let mut report = Report {
+fn new_report(format: Format, filename: Option<&str>, bytes: usize) -> Report {
+    Report {
         source: filename.map(str::to_string),
         format,
-        bytes: bytes.len(),
+        bytes,
         encoding: None,
         delimiter: None,
         sheet: None,
@@ -92,20 +85,33 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
         skipped_by_reason: Default::default(),
         skipped: Vec::new(),
         fields: Vec::new(),
+    }
+}
+
+/// Read one file held in memory. `filename` helps only where the bytes are ambiguous and names
+/// the source in the report.
+pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> Result<Ingested> {
+    if bytes.is_empty() {
+        return Err(IngestError::EmptyFile);
+    }
+    let format = match options.format {
+        Some(f) => f,
+        None => formats::detect(bytes, filename)?,
     };
-    let layout = match format {
+    let mut report = new_report(format, filename, bytes.len());
+    match format {
         Format::Csv => {
-            let (text, encoding) = text::decode(bytes, options.encoding.as_deref())?;
-            let delimiter = options.delimiter.unwrap_or_else(|| formats::csv::sniff_delimiter(&text));
+            let (text, encoding) = text::decode_lazy(bytes, options.encoding.as_deref())?;
+            let delimiter = options.delimiter.unwrap_or_else(|| formats::csv::sniff_delimiter(sample(&text)));
             report.encoding = Some(encoding);
-            report.delimiter = Some(formats::csv::delimiter_name(delimiter));
-            let grid = formats::csv::grid(&text, delimiter);
-            layout::locate(&grid, LayoutOptions { header_row: options.header_row, strict_width: true })?
+            let table = read_csv(text.as_bytes(), delimiter, options, &mut report, &mut |_| {})?;
+            finish_csv(table, report)
         }
         Format::Spreadsheet => {
             let (grid, sheet) = formats::xlsx::grid(bytes, options.sheet.as_deref())?;
             report.sheet = Some(sheet);
-            layout::locate(&grid, LayoutOptions { header_row: options.header_row, strict_width: false })?
+            let layout = layout::locate(&grid, LayoutOptions { header_row: options.header_row, strict_width: false })?;
+            finish_cells(layout, TextRule::Parse, report)
         }
         Format::Json | Format::Ndjson | Format::Geojson => {
             let (text, encoding) = text::decode(bytes, options.encoding.as_deref())?;
@@ -116,33 +122,154 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
             if height == 0 {
                 return Err(IngestError::NoDataRows { columns: names.len(), names });
             }
-            Layout {
+            let layout = Layout {
                 names,
                 headers: records.headers,
                 columns: records.columns,
                 row_numbers: (1..=height).collect(),
                 header_rows: Vec::new(),
                 skipped: Vec::new(),
-            }
+            };
+            finish_cells(layout, TextRule::KeepAsString, report)
         }
-    };
-    let rule = if matches!(format, Format::Json | Format::Ndjson | Format::Geojson) {
-        TextRule::KeepAsString
-    } else {
-        TextRule::Parse
-    };
-    let mut typed = Vec::with_capacity(layout.columns.len());
-    let mut ruled_out = Vec::with_capacity(layout.columns.len());
-    for cells in &layout.columns {
-        let (column, r) = infer::type_column(cells, &layout.row_numbers, rule);
-        typed.push(column);
-        ruled_out.push(r);
     }
-    let table = Table::from_columns(&layout.names, &layout.headers, typed)?;
-    report.header_rows = layout.header_rows;
+}
+
+/// Read one file from disk. Delimited UTF-8 text is streamed from the file (a large CSV is
+/// never held whole in memory); `progress` is called now and then with (bytes read, file size).
+pub fn ingest_path(
+    path: &std::path::Path,
+    options: &IngestOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Ingested> {
+    use std::io::{Read, Seek};
+    let filename = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let io_error =
+        |e: std::io::Error| IngestError::BadOption { option: "file", message: format!("{}: {e}", path.display()) };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let size = file.metadata().map_err(io_error)?.len();
+    let mut head = Vec::with_capacity(1 << 20);
+    file.by_ref().take(1 << 20).read_to_end(&mut head).map_err(io_error)?;
+    if head.is_empty() {
+        return Err(IngestError::EmptyFile);
+    }
+    let format = match options.format {
+        Some(f) => f,
+        None => formats::detect(&head, filename.as_deref())?,
+    };
+    let forced_utf8 = match options.encoding.as_deref() {
+        Some(label) => text::encoding_for_label(label)? == Some(encoding_rs::UTF_8),
+        None => true,
+    };
+    let utf16 = head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF");
+    if format == Format::Csv && forced_utf8 && !utf16 && head_is_utf8(&head) {
+        if options.encoding.is_none() {
+            text::check_not_binary(&head)?;
+        }
+        let bom = head.starts_with(b"\xEF\xBB\xBF");
+        let sample_text = String::from_utf8_lossy(&head[if bom { 3 } else { 0 }..]);
+        let delimiter = options.delimiter.unwrap_or_else(|| formats::csv::sniff_delimiter(sample(&sample_text)));
+        let mut report = new_report(format, filename.as_deref(), size as usize);
+        let reason = match (options.encoding.is_some(), bom) {
+            (true, _) => "given by the `encoding` option",
+            (false, true) => "UTF-8 byte-order mark",
+            (false, false) => "valid UTF-8",
+        };
+        report.encoding = Some(text::EncodingChoice { name: "utf-8".into(), reason: reason.into() });
+        file.seek(std::io::SeekFrom::Start(if bom { 3 } else { 0 })).map_err(io_error)?;
+        let reader = std::io::BufReader::with_capacity(1 << 20, file);
+        match read_csv_stream(reader, delimiter, options, &mut report, &mut |b| progress(b, size)) {
+            Ok(table) => return finish_csv(table, report),
+            // Not UTF-8 after all: read it whole and let the decoder choose.
+            Err(formats::csv::ReadError::NotUtf8) => {}
+            Err(formats::csv::ReadError::Ingest(e)) => return Err(e),
+        }
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    progress(size, size);
+    ingest(&bytes, filename.as_deref(), options)
+}
+
+/// The first MiB is UTF-8, but for a character cut at its end.
+fn head_is_utf8(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
+/// The first lines of a text, for sniffing.
+fn sample(text: &str) -> &str {
+    let mut end = text.len().min(256 * 1024);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn read_csv(
+    text: &[u8],
+    delimiter: char,
+    options: &IngestOptions,
+    report: &mut Report,
+    progress: &mut dyn FnMut(u64),
+) -> Result<formats::csv::CsvTable> {
+    read_csv_stream(text, delimiter, options, report, progress).map_err(|e| match e {
+        formats::csv::ReadError::Ingest(e) => e,
+        // Decoded text is UTF-8 by construction.
+        formats::csv::ReadError::NotUtf8 => IngestError::NotText { what: "invalid UTF-8 after decoding".into() },
+    })
+}
+
+fn read_csv_stream<R: std::io::Read>(
+    reader: R,
+    delimiter: char,
+    options: &IngestOptions,
+    report: &mut Report,
+    progress: &mut dyn FnMut(u64),
+) -> Result<formats::csv::CsvTable, formats::csv::ReadError> {
+    report.delimiter = Some(formats::csv::delimiter_name(delimiter));
+    let delimiter = u8::try_from(delimiter).map_err(|_| IngestError::BadOption {
+        option: "delimiter",
+        message: format!("`{delimiter}` is not a one-byte character"),
+    })?;
+    let opts = LayoutOptions { header_row: options.header_row, strict_width: true };
+    formats::csv::read_table(reader, delimiter, opts, progress)
+}
+
+fn finish_csv(table: formats::csv::CsvTable, mut report: Report) -> Result<Ingested> {
+    let formats::csv::CsvTable { headers, names, columns, row_numbers, header_rows, skipped } = table;
+    report.header_rows = header_rows;
+    report.skipped = skipped;
+    let mut builder = TableBuilder::new(row_numbers.len());
+    let mut ruled = Vec::with_capacity(columns.len());
+    // Each column is typed, converted and dropped in turn: the text is never held twice over.
+    for ((name, title), column) in names.iter().zip(&headers).zip(columns) {
+        let (typed, r) = infer::type_column(&column, &row_numbers, TextRule::Parse);
+        drop(column);
+        builder.push(name, title, typed);
+        ruled.push(r);
+    }
+    finish(builder.finish()?, ruled, report)
+}
+
+fn finish_cells(layout: Layout, rule: TextRule, mut report: Report) -> Result<Ingested> {
+    let Layout { headers, names, columns, row_numbers, header_rows, skipped } = layout;
+    report.header_rows = header_rows;
+    report.skipped = skipped;
+    let mut builder = TableBuilder::new(row_numbers.len());
+    let mut ruled = Vec::with_capacity(columns.len());
+    for ((name, title), cells) in names.iter().zip(&headers).zip(columns) {
+        let (typed, r) = infer::type_column(cells.as_slice(), &row_numbers, rule);
+        builder.push(name, title, typed);
+        ruled.push(r);
+    }
+    finish(builder.finish()?, ruled, report)
+}
+
+fn finish(table: Table, ruled_out: Vec<Vec<infer::RuledOut>>, mut report: Report) -> Result<Ingested> {
     report.rows = table.rows();
-    report.skipped_by_reason = report::count_reasons(&layout.skipped);
-    report.skipped = layout.skipped;
+    report.skipped_by_reason = report::count_reasons(&report.skipped);
     report.fields = table
         .fields
         .iter()

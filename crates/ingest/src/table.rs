@@ -8,6 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::column::TextColumn;
 use crate::error::{IngestError, Result};
 use crate::infer::{FieldType, TypedColumn};
 
@@ -41,15 +42,11 @@ impl Table {
 
     /// Build a table from typed columns with their names and header texts.
     pub fn from_columns(names: &[String], titles: &[String], columns: Vec<TypedColumn>) -> Result<Self> {
-        let height = columns.first().map_or(0, column_len);
-        let mut series = Vec::with_capacity(columns.len());
-        let mut fields = Vec::with_capacity(columns.len());
+        let mut builder = TableBuilder::new(columns.first().map_or(0, column_len));
         for ((name, title), column) in names.iter().zip(titles).zip(columns) {
-            fields.push(field_of(name, title, &column));
-            series.push(to_column(name, column));
+            builder.push(name, title, column);
         }
-        let frame = DataFrame::new(height, series).map_err(|e| IngestError::Write(e.to_string()))?;
-        Ok(Self { frame, fields })
+        builder.finish()
     }
 
     /// Write the table as Parquet (zstd, 64 Ki-row groups, statistics on) and return the byte count.
@@ -78,6 +75,31 @@ fn plain_arrow_schema(frame: &DataFrame) -> KeyValueMetadata {
     KeyValueMetadata::Static(vec![polars_parquet::write::schema_to_metadata_key(&schema)])
 }
 
+/// Builds a table one column at a time, so each column's source can be dropped as soon as it
+/// is converted.
+#[derive(Debug)]
+pub struct TableBuilder {
+    height: usize,
+    columns: Vec<Column>,
+    fields: Vec<Field>,
+}
+
+impl TableBuilder {
+    pub fn new(height: usize) -> Self {
+        Self { height, columns: Vec::new(), fields: Vec::new() }
+    }
+
+    pub fn push(&mut self, name: &str, title: &str, column: TypedColumn) {
+        self.fields.push(field_of(name, title, &column));
+        self.columns.push(to_column(name, column));
+    }
+
+    pub fn finish(self) -> Result<Table> {
+        let frame = DataFrame::new(self.height, self.columns).map_err(|e| IngestError::Write(e.to_string()))?;
+        Ok(Table { frame, fields: self.fields })
+    }
+}
+
 fn column_len(c: &TypedColumn) -> usize {
     match c {
         TypedColumn::Boolean(v) => v.len(),
@@ -99,7 +121,7 @@ fn to_column(name: &str, column: TypedColumn) -> Column {
         TypedColumn::Datetime(v) => {
             DatetimeChunked::from_naive_datetime_options(name, v, TimeUnit::Microseconds).into_series().into()
         }
-        TypedColumn::String(v) => Series::new(name, v).into(),
+        TypedColumn::String(v) => StringChunked::from_iter_options(name, v.iter()).into_series().into(),
     }
 }
 
@@ -116,6 +138,21 @@ fn stats<T: Clone + PartialOrd, K: Eq + std::hash::Hash>(
     (values.len() - present.len(), distinct, pick(|b, a| b < a), pick(|b, a| b > a))
 }
 
+fn text_stats(column: &TextColumn) -> (usize, usize, Value, Value) {
+    let mut distinct: HashSet<&str> = HashSet::new();
+    let (mut nulls, mut min, mut max): (usize, Option<&str>, Option<&str>) = (0, None, None);
+    for v in column.iter() {
+        let Some(v) = v else {
+            nulls += 1;
+            continue;
+        };
+        distinct.insert(v);
+        min = Some(min.map_or(v, |m| m.min(v)));
+        max = Some(max.map_or(v, |m| m.max(v)));
+    }
+    (nulls, distinct.len(), min.map_or(Value::Null, Value::from), max.map_or(Value::Null, Value::from))
+}
+
 fn field_of(name: &str, title: &str, column: &TypedColumn) -> Field {
     let (field_type, (null_count, distinct_count, min, max)) = match column {
         TypedColumn::Boolean(v) => (FieldType::Boolean, stats(v, |b| *b, |b| Value::Bool(*b))),
@@ -125,7 +162,7 @@ fn field_of(name: &str, title: &str, column: &TypedColumn) -> Field {
         TypedColumn::Datetime(v) => {
             (FieldType::Datetime, stats(v, |d| *d, |d| Value::from(d.format("%Y-%m-%dT%H:%M:%S").to_string())))
         }
-        TypedColumn::String(v) => (FieldType::String, stats(v, Clone::clone, |s| Value::from(s.clone()))),
+        TypedColumn::String(v) => (FieldType::String, text_stats(v)),
     };
     Field { name: name.to_string(), title: title.to_string(), field_type, null_count, distinct_count, min, max }
 }

@@ -1,13 +1,23 @@
-//! Delimited text (CSV, TSV, TXT): delimiter sniffing and an RFC 4180 record splitter that
-//! remembers the line each record starts on, so errors and the report can name it.
+//! Delimited text (CSV, TSV, TXT): delimiter sniffing, and [`read_table`], which streams
+//! records (RFC 4180, through the `csv` crate) straight into compact columns: the header is
+//! found in the first rows, every later row is classified (data, blank, total, footer) as it
+//! comes, and memory stays about the size of the text.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::cell::Cell;
-use crate::layout::{Grid, GridRow};
+use crate::column::TextColumn;
+use crate::error::IngestError;
+use crate::layout::{self, Grid, GridRow, LayoutOptions, RowKind, SkipReason, SkippedRow};
+use crate::names;
 
 /// Delimiters tried when none is given, in order of preference on a tie.
 pub const CANDIDATES: [char; 4] = [',', ';', '\t', '|'];
 
-/// One record: the 1-based line it starts on and its fields (unquoted, untrimmed).
+/// One record of the sniffer: the 1-based line it starts on and its fields (unquoted, untrimmed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub line: usize,
@@ -104,15 +114,168 @@ pub fn delimiter_name(delimiter: char) -> String {
     }
 }
 
-/// The whole text as a grid of text cells, one row per record, numbered by line.
-pub fn grid(text: &str, delimiter: char) -> Grid {
-    let rows = records(text, delimiter)
-        .map(|r| GridRow {
-            number: r.line,
-            cells: r.fields.into_iter().map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f) }).collect(),
-        })
-        .collect();
-    Grid { rows, merges: Vec::new(), row_unit: "line" }
+/// A delimited file read into columns.
+#[derive(Debug, Clone)]
+pub struct CsvTable {
+    pub headers: Vec<String>,
+    pub names: Vec<String>,
+    pub columns: Vec<TextColumn>,
+    /// Line each data row starts on.
+    pub row_numbers: Vec<usize>,
+    pub header_rows: Vec<usize>,
+    pub skipped: Vec<SkippedRow>,
+}
+
+/// Why [`read_table`] stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    Ingest(IngestError),
+    /// A field is not valid UTF-8: read the file again with a legacy decoding.
+    NotUtf8,
+}
+
+impl From<IngestError> for ReadError {
+    fn from(e: IngestError) -> Self {
+        Self::Ingest(e)
+    }
+}
+
+/// Trimmed and NFC, borrowing when the text already is.
+pub fn clean_value(field: &str) -> Cow<'_, str> {
+    let t = field.trim();
+    if t.is_ascii() || is_nfc_quick(t.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(t)
+    } else {
+        Cow::Owned(t.nfc().collect())
+    }
+}
+
+/// Records read before the header is chosen (the contract looks at the first 30 rows).
+const HEAD_ROWS: usize = 30;
+
+/// Stream UTF-8 delimited text from `reader` into a [`CsvTable`]. `progress` is called now and
+/// then with the bytes read so far.
+pub fn read_table<R: Read>(
+    reader: R,
+    delimiter: u8,
+    opts: LayoutOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CsvTable, ReadError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .quoting(true)
+        .double_quote(true)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    let next = |csv: &mut csv::Reader<R>, record: &mut csv::ByteRecord| -> Result<Option<usize>, ReadError> {
+        match csv.read_byte_record(record) {
+            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line() as usize))),
+            Ok(false) => Ok(None),
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => Err(ReadError::NotUtf8),
+                _ => Err(ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })),
+            },
+        }
+    };
+    let fields = |record: &csv::ByteRecord| -> Result<Vec<String>, ReadError> {
+        record.iter().map(|f| std::str::from_utf8(f).map(str::to_string).map_err(|_| ReadError::NotUtf8)).collect()
+    };
+
+    // The head: enough rows to find the header in.
+    let head_len = HEAD_ROWS.max(opts.header_row.map_or(0, |h| h + 3));
+    let mut head = Grid { rows: Vec::new(), merges: Vec::new(), row_unit: "line" };
+    let mut exhausted = false;
+    while head.rows.len() < head_len {
+        let Some(line) = next(&mut csv, &mut record)? else {
+            exhausted = true;
+            break;
+        };
+        let cells = fields(&record)?
+            .into_iter()
+            .map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(clean_value(&f).into_owned()) })
+            .collect();
+        head.rows.push(GridRow { number: line, cells });
+    }
+    if head.rows.is_empty() {
+        return Err(IngestError::EmptyFile.into());
+    }
+    let width = layout::header_width(&head, opts)?;
+    let plan = layout::plan_header(&head, opts, width)?;
+    let mut skipped = plan.skipped;
+    let mut columns: Vec<TextColumn> = (0..width).map(|_| TextColumn::default()).collect();
+    let mut row_numbers = Vec::new();
+    let mut in_footer = false;
+
+    // One row of fields, from the head or the stream.
+    let mut take_row = |line: usize, values: &[&str]| -> Result<(), ReadError> {
+        if in_footer {
+            skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
+            return Ok(());
+        }
+        let first = values.iter().map(|v| v.trim()).find(|v| !v.is_empty());
+        match layout::classify(first) {
+            RowKind::Blank => skipped.push(SkippedRow { row: line, reason: SkipReason::Blank }),
+            RowKind::Total => skipped.push(SkippedRow { row: line, reason: SkipReason::Total }),
+            RowKind::Footer => {
+                in_footer = true;
+                skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
+            }
+            RowKind::Data => {
+                if values.len() > width {
+                    let extra: Vec<String> = values[width..]
+                        .iter()
+                        .map(|v| v.trim())
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    if !extra.is_empty() {
+                        return Err(layout::ragged(line, values.len(), width, extra).into());
+                    }
+                }
+                for (col, column) in columns.iter_mut().enumerate() {
+                    let value = values.get(col).map(|v| clean_value(v)).filter(|v| !v.is_empty());
+                    if !column.push(value.as_deref()) {
+                        return Err(
+                            IngestError::Write(format!("column {} holds more than 4 GiB of text", col + 1)).into()
+                        );
+                    }
+                }
+                row_numbers.push(line);
+            }
+        }
+        Ok(())
+    };
+    for row in &head.rows[plan.data_start..] {
+        let values: Vec<String> = row.cells.iter().map(Cell::display).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        take_row(row.number, &refs)?;
+    }
+    if !exhausted {
+        let mut count = 0u64;
+        while let Some(line) = next(&mut csv, &mut record)? {
+            let mut values: Vec<&str> = Vec::with_capacity(record.len());
+            for f in record.iter() {
+                values.push(std::str::from_utf8(f).map_err(|_| ReadError::NotUtf8)?);
+            }
+            take_row(line, &values)?;
+            count += 1;
+            if count % 65_536 == 0 {
+                progress(record.position().map_or(0, csv::Position::byte));
+            }
+        }
+    }
+
+    let keep = layout::keep_columns(&plan.headers, |c| columns[c].iter().any(|v| v.is_some()));
+    let headers: Vec<String> = plan.headers.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(h, _)| h).collect();
+    let columns: Vec<TextColumn> = columns.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
+    let names = names::normalise_all(&headers);
+    if row_numbers.is_empty() {
+        return Err(IngestError::NoDataRows { columns: names.len(), names }.into());
+    }
+    skipped.sort_by_key(|s| s.row);
+    Ok(CsvTable { headers, names, columns, row_numbers, header_rows: plan.header_rows, skipped })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod json;
 pub mod xlsx;
+pub mod xlsx_fonts;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,6 +8,7 @@ use chrono::NaiveTime;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
+use crate::formats::xlsx_fonts;
 use crate::layout::{Grid, GridRow, Merge};
 
 /// The grid of the chosen sheet and its name.
@@ -38,10 +39,21 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
             .worksheet_range(name)
             .map_err(|e| IngestError::CorruptFile { reason: format!("sheet `{name}`: {e}") })?;
         let Some((row0, col0)) = range.start() else { continue };
+        let legacy = xlsx_fonts::legacy_cells(bytes, name);
         let rows: Vec<GridRow> = range
             .rows()
             .enumerate()
-            .map(|(i, r)| GridRow { number: row0 as usize + i + 1, cells: r.iter().map(to_cell).collect() })
+            .map(|(i, r)| {
+                let cells = r
+                    .iter()
+                    .enumerate()
+                    .map(|(j, data)| match (to_cell(data), legacy.get(&(row0 + i as u32, col0 + j as u32))) {
+                        (Cell::Text(t), Some(font)) => Cell::Text(font.convert(&t)),
+                        (cell, _) => cell,
+                    })
+                    .collect();
+                GridRow { number: row0 as usize + i + 1, cells }
+            })
             .collect();
         if sheet.is_none() && !holds_table(&rows) {
             continue;
