@@ -1,0 +1,59 @@
+//! Every file in `shared/fixtures/bad` is refused with the code and message its README gives,
+//! and the other refusals the README lists are built here.
+
+use opendata_ingest::{IngestOptions, ingest, ingest_path};
+
+use super::helpers::fixtures_dir;
+
+fn refuse(name: &str) -> opendata_ingest::IngestError {
+    let path = fixtures_dir().join("bad").join(name);
+    let bytes = std::fs::read(&path).unwrap();
+    let from_memory = ingest(&bytes, Some(name), &IngestOptions::default()).unwrap_err();
+    let from_disk = ingest_path(&path, &IngestOptions::default(), &mut |_, _| {}).unwrap_err();
+    assert_eq!(from_memory.code(), from_disk.code(), "{name}");
+    assert_eq!(from_memory.to_string(), from_disk.to_string(), "{name}");
+    from_memory
+}
+
+#[test]
+fn the_bad_corpus() {
+    let e = refuse("empty.csv");
+    assert_eq!(e.code(), "empty_file");
+    assert!(e.to_string().contains("empty (0 bytes)"));
+
+    let e = refuse("header-only.csv");
+    assert_eq!(e.code(), "no_data_rows");
+    assert!(e.to_string().contains("4 columns: stt, ma_dvhc, ten_don_vi_hanh_chinh, dan_so_nguoi"), "{e}");
+
+    let e = refuse("ragged.csv");
+    assert_eq!(e.code(), "ragged_rows");
+    let m = e.to_string();
+    assert!(m.contains("line 7 has 7 fields where the header has 5"), "{m}");
+    assert!(m.contains("`ghi chú thừa`, `x`"), "{m}");
+    assert!(!m.contains("line 10"), "{m}");
+
+    let e = refuse("random-bytes.csv");
+    assert_eq!(e.code(), "not_text");
+    assert!(e.to_string().contains("NUL bytes"), "{e}");
+
+    let e = refuse("truncated.xlsx");
+    assert_eq!(e.code(), "corrupt_file");
+    assert!(e.to_string().contains("damaged or truncated"), "{e}");
+}
+
+#[test]
+fn the_refusals_without_a_file() {
+    let pdf = ingest(b"%PDF-1.7\n%...", Some("bao-cao.pdf"), &IngestOptions::default()).unwrap_err();
+    assert_eq!(pdf.code(), "unsupported_format");
+    assert!(pdf.to_string().contains("PDF") && pdf.to_string().contains("CSV"), "{pdf}");
+
+    let docx = ingest(b"PK\x03\x04....word/document.xml....", Some("a.docx"), &IngestOptions::default()).unwrap_err();
+    assert_eq!(docx.code(), "unsupported_format");
+    assert!(docx.to_string().contains("Word"), "{docx}");
+
+    let zip = ingest(b"PK\x03\x04....data.csv....", Some("a.zip"), &IngestOptions::default()).unwrap_err();
+    assert_eq!(zip.code(), "unsupported_format");
+
+    let no_table = ingest(b"{\"a\": 1, \"b\": [1, 2]}", Some("x.json"), &IngestOptions::default()).unwrap_err();
+    assert_eq!(no_table.code(), "invalid_json");
+}

@@ -1,0 +1,6 @@
+//! Integration tests of ingest on the shared agency corpus and on generated tables.
+
+mod bad;
+mod fixtures;
+mod helpers;
+mod roundtrip;
