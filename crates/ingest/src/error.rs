@@ -20,7 +20,9 @@ pub enum IngestError {
     NotText { what: String },
     #[error("the workbook is damaged or truncated and cannot be opened: {reason}")]
     CorruptFile { reason: String },
-    #[error("unsupported file format: {detected}. Accepted formats: CSV, TSV, TXT, XLSX, XLS, ODS, JSON")]
+    #[error(
+        "unsupported file format: {detected}. Accepted formats: CSV, TSV, TXT, XLSX, XLS, ODS, JSON, NDJSON, GeoJSON, Parquet"
+    )]
     UnsupportedFormat { detected: String },
     #[error("no sheet holds a table (a row of at least two values with data under it); sheets: {}", sheets.join(", "))]
     NoTable { sheets: Vec<String> },

@@ -48,6 +48,23 @@ pub enum TypedColumn {
     String(TextColumn),
 }
 
+impl TypedColumn {
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Boolean(v) => v.len(),
+            Self::Integer(v) => v.len(),
+            Self::Float(v) => v.len(),
+            Self::Date(v) => v.len(),
+            Self::Datetime(v) => v.len(),
+            Self::String(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The first value that ruled a type out for a string column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuledOut {

@@ -113,6 +113,20 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
             let layout = layout::locate(&grid, LayoutOptions { header_row: options.header_row, strict_width: false })?;
             finish_cells(layout, TextRule::Parse, report)
         }
+        Format::Parquet => {
+            let (headers, columns) = formats::parquet::read(bytes)?;
+            let names = names::normalise_all(&headers);
+            let height = columns.first().map_or(0, infer::TypedColumn::len);
+            if height == 0 {
+                return Err(IngestError::NoDataRows { columns: names.len(), names });
+            }
+            let mut builder = TableBuilder::new(height);
+            let ruled = vec![Vec::new(); columns.len()];
+            for ((name, title), column) in names.iter().zip(&headers).zip(columns) {
+                builder.push(name, title, column);
+            }
+            finish(builder.finish()?, ruled, report)
+        }
         Format::Json | Format::Ndjson | Format::Geojson => {
             let (text, encoding) = text::decode(bytes, options.encoding.as_deref())?;
             report.encoding = Some(encoding);

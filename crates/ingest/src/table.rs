@@ -42,7 +42,7 @@ impl Table {
 
     /// Build a table from typed columns with their names and header texts.
     pub fn from_columns(names: &[String], titles: &[String], columns: Vec<TypedColumn>) -> Result<Self> {
-        let mut builder = TableBuilder::new(columns.first().map_or(0, column_len));
+        let mut builder = TableBuilder::new(columns.first().map_or(0, TypedColumn::len));
         for ((name, title), column) in names.iter().zip(titles).zip(columns) {
             builder.push(name, title, column);
         }
@@ -97,17 +97,6 @@ impl TableBuilder {
     pub fn finish(self) -> Result<Table> {
         let frame = DataFrame::new(self.height, self.columns).map_err(|e| IngestError::Write(e.to_string()))?;
         Ok(Table { frame, fields: self.fields })
-    }
-}
-
-fn column_len(c: &TypedColumn) -> usize {
-    match c {
-        TypedColumn::Boolean(v) => v.len(),
-        TypedColumn::Integer(v) => v.len(),
-        TypedColumn::Float(v) => v.len(),
-        TypedColumn::Date(v) => v.len(),
-        TypedColumn::Datetime(v) => v.len(),
-        TypedColumn::String(v) => v.len(),
     }
 }
 

@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use opendata_ingest::{IngestError, IngestOptions, ingest};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use opendata_ingest::{IngestError, IngestOptions, ingest_path};
 
 use crate::config::IngestArgs;
 
@@ -14,21 +17,20 @@ const EX_NOINPUT: u8 = 66;
 const EX_CANTCREAT: u8 = 73;
 
 pub fn run(args: IngestArgs) -> ExitCode {
-    let bytes = match std::fs::read(&args.file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.file.display());
-            return ExitCode::from(EX_NOINPUT);
-        }
-    };
+    if let Err(e) = std::fs::metadata(&args.file) {
+        eprintln!("error: cannot read {}: {e}", args.file.display());
+        return ExitCode::from(EX_NOINPUT);
+    }
     let options = IngestOptions {
         sheet: args.sheet.clone(),
         header_row: args.header_row,
         encoding: args.encoding.clone(),
         ..IngestOptions::default()
     };
-    let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned());
-    let ingested = match ingest(&bytes, name.as_deref(), &options) {
+    let mut progress = Progress::new(&args.file.display().to_string());
+    let result = ingest_path(&args.file, &options, &mut |done, total| progress.update(done, total));
+    progress.finish();
+    let ingested = match result {
         Ok(i) => i,
         Err(e) => return refuse(&e, args.json),
     };
@@ -61,4 +63,68 @@ fn refuse(e: &IngestError, json: bool) -> ExitCode {
         eprintln!("error[{}]: {e}", e.code());
     }
     ExitCode::from(EX_DATAERR)
+}
+
+/// Reading progress: a bar redrawn in place on a terminal, a plain line every 10% otherwise
+/// (logs, CI). Written to stderr so the report on stdout stays clean.
+struct Progress {
+    label: String,
+    terminal: bool,
+    last_draw: Instant,
+    last_tenth: u64,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            terminal: std::io::stderr().is_terminal(),
+            last_draw: Instant::now(),
+            last_tenth: 0,
+            drawn: false,
+        }
+    }
+
+    fn update(&mut self, done: u64, total: u64) {
+        let total = total.max(1);
+        let percent = (done.min(total) * 100 / total) as usize;
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            if self.last_draw.elapsed() < Duration::from_millis(100) {
+                return;
+            }
+            let filled = percent * 30 / 100;
+            let _ = write!(
+                err,
+                "\r{} [{}{}] {percent:3}%  {} / {} MB",
+                self.label,
+                "#".repeat(filled),
+                "-".repeat(30 - filled),
+                done / 1_000_000,
+                total / 1_000_000
+            );
+            let _ = err.flush();
+            self.last_draw = Instant::now();
+            self.drawn = true;
+        } else {
+            let tenth = (percent / 10) as u64;
+            if tenth > self.last_tenth {
+                self.last_tenth = tenth;
+                let _ = writeln!(
+                    err,
+                    "reading {}: {percent}% ({} of {} MB)",
+                    self.label,
+                    done / 1_000_000,
+                    total / 1_000_000
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
 }

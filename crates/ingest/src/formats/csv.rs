@@ -83,29 +83,51 @@ pub fn records(text: &str, delimiter: char) -> impl Iterator<Item = Record> + '_
 
 /// Choose the delimiter: for each candidate, split the first 50 non-blank lines, take the most
 /// common field count and how many lines have it; the highest (lines × fields) wins.
+///
+/// One refinement of the contract's rule, for `;` files with decimal commas (`7,5;12,25`): when
+/// the winner splits some multi-field lines into other counts (the file would read as ragged)
+/// and another candidate splits every multi-field line into the same count, that one wins.
 pub fn sniff_delimiter(text: &str) -> char {
-    let mut best = (',', 0usize);
-    for delimiter in CANDIDATES {
-        let mut counts: Vec<usize> = records(text, delimiter)
-            .filter(|r| !(r.fields.len() == 1 && r.fields[0].trim().is_empty()))
-            .take(50)
-            .map(|r| r.fields.len())
-            .collect();
-        counts.sort_unstable();
-        let (mut mode, mut mode_lines) = (0, 0);
-        for chunk in counts.chunk_by(|a, b| a == b) {
-            if chunk.len() > mode_lines || (chunk.len() == mode_lines && chunk[0] > mode) {
-                (mode, mode_lines) = (chunk[0], chunk.len());
+    struct Candidate {
+        delimiter: char,
+        rank: usize,
+        score: usize,
+        consistent: bool,
+    }
+    let candidates: Vec<Candidate> = CANDIDATES
+        .iter()
+        .enumerate()
+        .map(|(rank, &delimiter)| {
+            let mut counts: Vec<usize> = records(text, delimiter)
+                .filter(|r| !(r.fields.len() == 1 && r.fields[0].trim().is_empty()))
+                .take(50)
+                .map(|r| r.fields.len())
+                .collect();
+            counts.sort_unstable();
+            let (mut mode, mut mode_lines) = (0, 0);
+            for chunk in counts.chunk_by(|a, b| a == b) {
+                if chunk.len() > mode_lines || (chunk.len() == mode_lines && chunk[0] > mode) {
+                    (mode, mode_lines) = (chunk[0], chunk.len());
+                }
             }
-        }
-        let score = if mode > 1 { mode * mode_lines } else { 0 };
-        if score > best.1 {
-            best = (delimiter, score);
+            let multi = counts.iter().filter(|c| **c > 1).count();
+            let score = if mode > 1 { mode * mode_lines } else { 0 };
+            Candidate { delimiter, rank, score, consistent: mode > 1 && mode_lines == multi }
+        })
+        .collect();
+    let Some(best) = candidates.iter().filter(|c| c.score > 0).max_by(|a, b| {
+        // Highest score; on a tie, the earlier candidate (`max_by` keeps the last maximum).
+        a.score.cmp(&b.score).then_with(|| b.rank.cmp(&a.rank))
+    }) else {
+        return ',';
+    };
+    if !best.consistent {
+        if let Some(clean) = candidates.iter().filter(|c| c.consistent).max_by_key(|c| c.score) {
+            return clean.delimiter;
         }
     }
-    best.0
+    best.delimiter
 }
-
 /// A delimiter as the report shows it.
 pub fn delimiter_name(delimiter: char) -> String {
     match delimiter {
@@ -300,5 +322,7 @@ mod tests {
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), '\t');
         assert_eq!(sniff_delimiter("a,b,c\n1,\"2;3\",4\n"), ',');
         assert_eq!(sniff_delimiter("a|b\n1|2\n"), '|');
+        // Decimal commas in a `;` file: `,` would score higher but read ragged.
+        assert_eq!(sniff_delimiter("so;tien\n7,5;12,25\n1,5;2,75\n3;4\n"), ';');
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod parquet;
 pub mod xlsx;
 pub mod xlsx_fonts;
 
@@ -21,6 +22,8 @@ pub enum Format {
     Json,
     Ndjson,
     Geojson,
+    /// Parquet, taken as it is.
+    Parquet,
 }
 
 impl Format {
@@ -32,6 +35,7 @@ impl Format {
             "json" => Self::Json,
             "ndjson" | "jsonl" => Self::Ndjson,
             "geojson" => Self::Geojson,
+            "parquet" => Self::Parquet,
             _ => return None,
         })
     }
@@ -65,7 +69,7 @@ pub fn detect(bytes: &[u8], filename: Option<&str>) -> Result<Format> {
         return unsupported("a PDF document");
     }
     if bytes.starts_with(b"PAR1") {
-        return unsupported("a Parquet file (upload the source table instead)");
+        return Ok(Format::Parquet);
     }
     if bytes.starts_with(&[0x89, b'P', b'N', b'G']) || bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return unsupported("an image");
