@@ -26,6 +26,8 @@ pub enum IngestError {
     UnsupportedFormat { detected: String },
     #[error("no sheet holds a table (a row of at least two values with data under it); sheets: {}", sheets.join(", "))]
     NoTable { sheets: Vec<String> },
+    #[error("the file is {size} bytes, above the limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
     #[error("option `{option}`: {message}")]
     BadOption { option: &'static str, message: String },
     #[error("invalid JSON: {0}")]
@@ -46,6 +48,7 @@ impl IngestError {
             Self::UnsupportedFormat { .. } => "unsupported_format",
             Self::NoTable { .. } => "no_table",
             Self::BadOption { .. } => "bad_option",
+            Self::TooLarge { .. } => "too_large",
             Self::InvalidJson(_) => "invalid_json",
             Self::Write(_) => "write_failed",
         }
@@ -60,6 +63,7 @@ impl IngestError {
             }
             Self::NoTable { sheets } => serde_json::json!({ "sheets": sheets }),
             Self::BadOption { option, .. } => serde_json::json!({ "option": option }),
+            Self::TooLarge { size, limit } => serde_json::json!({ "size": size, "limit": limit }),
             _ => Value::Null,
         }
     }

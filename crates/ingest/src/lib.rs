@@ -46,6 +46,8 @@ pub struct IngestOptions {
     pub encoding: Option<String>,
     /// Field delimiter of delimited text.
     pub delimiter: Option<char>,
+    /// Refuse files larger than this (`too_large`).
+    pub max_bytes: Option<u64>,
 }
 
 impl IngestOptions {
@@ -94,6 +96,7 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
     if bytes.is_empty() {
         return Err(IngestError::EmptyFile);
     }
+    check_size(bytes.len() as u64, options)?;
     let format = match options.format {
         Some(f) => f,
         None => formats::detect(bytes, filename)?,
@@ -162,6 +165,7 @@ pub fn ingest_path(
         |e: std::io::Error| IngestError::BadOption { option: "file", message: format!("{}: {e}", path.display()) };
     let mut file = std::fs::File::open(path).map_err(io_error)?;
     let size = file.metadata().map_err(io_error)?.len();
+    check_size(size, options)?;
     let mut head = Vec::with_capacity(1 << 20);
     file.by_ref().take(1 << 20).read_to_end(&mut head).map_err(io_error)?;
     if head.is_empty() {
@@ -202,6 +206,13 @@ pub fn ingest_path(
     let bytes = std::fs::read(path).map_err(io_error)?;
     progress(size, size);
     ingest(&bytes, filename.as_deref(), options)
+}
+
+fn check_size(size: u64, options: &IngestOptions) -> Result<()> {
+    match options.max_bytes {
+        Some(limit) if size > limit => Err(IngestError::TooLarge { size, limit }),
+        _ => Ok(()),
+    }
 }
 
 /// The first MiB is UTF-8, but for a character cut at its end.

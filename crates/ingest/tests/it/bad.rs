@@ -15,6 +15,40 @@ fn refuse(name: &str) -> opendata_ingest::IngestError {
     from_memory
 }
 
+/// `file → code` from the table in `bad/README.md`.
+fn listed_codes() -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(fixtures_dir().join("bad/README.md")).unwrap();
+    readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let file = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let code = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((file.to_string(), code.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_bad_file_is_refused_with_its_code() {
+    let listed = listed_codes();
+    assert!(listed.len() >= 5, "the README's table was not read: {listed:?}");
+    let mut walked = 0;
+    for entry in std::fs::read_dir(fixtures_dir().join("bad")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == "README.md" {
+            continue;
+        }
+        let e = refuse(&name);
+        if let Some((_, code)) = listed.iter().find(|(f, _)| *f == name) {
+            assert_eq!(e.code(), code, "{name}: {e}");
+        }
+        assert!(!e.to_string().is_empty());
+        walked += 1;
+    }
+    assert_eq!(walked, listed.len(), "every listed file exists and every file is listed");
+}
+
 #[test]
 fn the_bad_corpus() {
     let e = refuse("empty.csv");
@@ -54,6 +88,11 @@ fn the_refusals_without_a_file() {
     let zip = ingest(b"PK\x03\x04....data.csv....", Some("a.zip"), &IngestOptions::default()).unwrap_err();
     assert_eq!(zip.code(), "unsupported_format");
 
-    let no_table = ingest(b"{\"a\": 1, \"b\": [1, 2]}", Some("x.json"), &IngestOptions::default()).unwrap_err();
-    assert_eq!(no_table.code(), "invalid_json");
+    let not_a_table = ingest(b"{\"a\": 1, \"b\": [1, 2]}", Some("x.json"), &IngestOptions::default()).unwrap_err();
+    assert_eq!(not_a_table.code(), "invalid_json");
+
+    let big =
+        ingest(b"a,b\n1,2\n", Some("x.csv"), &IngestOptions { max_bytes: Some(4), ..Default::default() }).unwrap_err();
+    assert_eq!(big.code(), "too_large");
+    assert!(big.to_string().contains("8 bytes") && big.to_string().contains("4 bytes"), "{big}");
 }
