@@ -105,6 +105,10 @@ impl CellRef<'_> {
 pub trait Cells {
     fn len(&self) -> usize;
     fn get(&self, i: usize) -> CellRef<'_>;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Cells for [Cell] {

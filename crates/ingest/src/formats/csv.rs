@@ -121,10 +121,10 @@ pub fn sniff_delimiter(text: &str) -> char {
     }) else {
         return ',';
     };
-    if !best.consistent {
-        if let Some(clean) = candidates.iter().filter(|c| c.consistent).max_by_key(|c| c.score) {
-            return clean.delimiter;
-        }
+    if !best.consistent
+        && let Some(clean) = candidates.iter().filter(|c| c.consistent).max_by_key(|c| c.score)
+    {
+        return clean.delimiter;
     }
     best.delimiter
 }
@@ -283,7 +283,7 @@ pub fn read_table<R: Read>(
             }
             take_row(line, &values)?;
             count += 1;
-            if count % 65_536 == 0 {
+            if count.is_multiple_of(65_536) {
                 progress(record.position().map_or(0, csv::Position::byte));
             }
         }

@@ -136,10 +136,10 @@ fn read(bytes: &[u8], sheet: &str) -> Option<HashMap<(u32, u32), LegacyFont>> {
             return;
         }
         let font = attr(e, "s").and_then(|s| s.parse::<usize>().ok()).and_then(|s| formats.get(s).copied().flatten());
-        if let (Some(font), Some(reference)) = (font, attr(e, "r")) {
-            if let Some(position) = parse_reference(&reference) {
-                cells.insert(position, font);
-            }
+        if let (Some(font), Some(reference)) = (font, attr(e, "r"))
+            && let Some(position) = parse_reference(&reference)
+        {
+            cells.insert(position, font);
         }
     })?;
     Some(cells)
