@@ -180,6 +180,8 @@ pub enum RowKind {
 pub fn classify(first_text: Option<&str>) -> RowKind {
     match first_text {
         None => RowKind::Blank,
+        // Every total and footer phrase starts with a letter: most data rows are decided here.
+        Some(t) if !t.starts_with(char::is_alphabetic) => RowKind::Data,
         Some(t) if is_footer(t) => RowKind::Footer,
         Some(t) if is_total(t) => RowKind::Total,
         Some(_) => RowKind::Data,

@@ -266,13 +266,44 @@ fn finish_csv(table: formats::csv::CsvTable, mut report: Report) -> Result<Inges
     let formats::csv::CsvTable { headers, names, columns, row_numbers, header_rows, skipped } = table;
     report.header_rows = header_rows;
     report.skipped = skipped;
+    // Columns are typed and converted on every core, each worker dropping a column's text as
+    // soon as it is converted, so the text is never held twice over.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(columns.len()).max(1);
+    let mut queues: Vec<Vec<(usize, column::TextColumn)>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut by_size: Vec<(usize, column::TextColumn)> = columns.into_iter().enumerate().collect();
+    by_size.sort_by_key(|(_, c)| std::cmp::Reverse(c.text_bytes()));
+    for (k, (i, c)) in by_size.into_iter().enumerate() {
+        queues[k % workers].push((i, c));
+    }
+    let rows = &row_numbers;
+    let (names_ref, headers_ref) = (&names, &headers);
+    let mut done: Vec<(usize, polars::prelude::Column, Field, Vec<infer::RuledOut>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = queues
+            .into_iter()
+            .map(|queue| {
+                scope.spawn(move || {
+                    queue
+                        .into_iter()
+                        .map(|(i, text)| {
+                            let (typed, ruled) = infer::type_column(&text, rows, TextRule::Parse);
+                            drop(text);
+                            let (column, field) = table::convert(&names_ref[i], &headers_ref[i], typed);
+                            (i, column, field, ruled)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    done.sort_by_key(|(i, ..)| *i);
+    if done.len() != names.len() {
+        return Err(IngestError::Write("a worker typing columns failed".into()));
+    }
     let mut builder = TableBuilder::new(row_numbers.len());
-    let mut ruled = Vec::with_capacity(columns.len());
-    // Each column is typed, converted and dropped in turn: the text is never held twice over.
-    for ((name, title), column) in names.iter().zip(&headers).zip(columns) {
-        let (typed, r) = infer::type_column(&column, &row_numbers, TextRule::Parse);
-        drop(column);
-        builder.push(name, title, typed);
+    let mut ruled = Vec::with_capacity(done.len());
+    for (_, column, field, r) in done {
+        builder.push_converted(column, field);
         ruled.push(r);
     }
     finish(builder.finish()?, ruled, report)

@@ -90,14 +90,26 @@ impl TableBuilder {
     }
 
     pub fn push(&mut self, name: &str, title: &str, column: TypedColumn) {
-        self.fields.push(field_of(name, title, &column));
-        self.columns.push(to_column(name, column));
+        let (column, field) = convert(name, title, column);
+        self.push_converted(column, field);
+    }
+
+    /// Add a column made by [`convert`] (on another thread, say).
+    pub fn push_converted(&mut self, column: Column, field: Field) {
+        self.fields.push(field);
+        self.columns.push(column);
     }
 
     pub fn finish(self) -> Result<Table> {
         let frame = DataFrame::new(self.height, self.columns).map_err(|e| IngestError::Write(e.to_string()))?;
         Ok(Table { frame, fields: self.fields })
     }
+}
+
+/// A typed column as a polars column and its schema field (with statistics).
+pub fn convert(name: &str, title: &str, column: TypedColumn) -> (Column, Field) {
+    let field = field_of(name, title, &column);
+    (to_column(name, column), field)
 }
 
 fn to_column(name: &str, column: TypedColumn) -> Column {

@@ -165,7 +165,10 @@ impl From<IngestError> for ReadError {
 /// Trimmed and NFC, borrowing when the text already is.
 pub fn clean_value(field: &str) -> Cow<'_, str> {
     let t = field.trim();
-    if t.is_ascii() || is_nfc_quick(t.chars()) == IsNormalized::Yes {
+    // Latin letters with their precomposed marks (all of Vietnamese) are NFC as they stand;
+    // only text with other characters (combining marks first) needs the full check.
+    let plainly_nfc = t.chars().all(|c| (c as u32) < 0x300 || (0x1E00..=0x1EFF).contains(&(c as u32)));
+    if plainly_nfc || is_nfc_quick(t.chars()) == IsNormalized::Yes {
         Cow::Borrowed(t)
     } else {
         Cow::Owned(t.nfc().collect())
