@@ -31,6 +31,15 @@ impl SourceFile {
     pub fn from_bytes(name: Option<&str>, bytes: &[u8]) -> Self {
         Self { name: name.map(str::to_string), sha256: hex::encode(Sha256::digest(bytes)) }
     }
+
+    /// Hash a file on disk without holding it in memory.
+    pub fn from_path(path: &Path) -> std::io::Result<Self> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        Ok(Self { name, sha256: hex::encode(hasher.finalize()) })
+    }
 }
 
 /// Metadata store and blob store together. Cheap to clone.

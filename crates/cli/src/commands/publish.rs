@@ -73,8 +73,6 @@ async fn publish_folder(catalog: &Catalog, folder: &Path) -> anyhow::Result<()> 
         Some(f) => folder.join(f),
         None => single_data_file(folder)?,
     };
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
     let options = IngestOptions {
         sheet: spec.ingest.sheet,
         header_row: spec.ingest.header_row,
@@ -84,8 +82,21 @@ async fn publish_folder(catalog: &Catalog, folder: &Path) -> anyhow::Result<()> 
     if catalog.upsert_dataset(&metadata).await? {
         tracing::info!(dataset = %metadata.id, "metadata saved");
     }
-    let source = SourceFile::from_bytes(name.as_deref(), &bytes);
-    let ingested = tokio::task::spawn_blocking(move || opendata_ingest::ingest(&bytes, name.as_deref(), &options))
+    let source = {
+        let file = file.clone();
+        let shown = file.display().to_string();
+        tokio::task::spawn_blocking(move || SourceFile::from_path(&file))
+            .await?
+            .with_context(|| format!("cannot read {shown}"))?
+    };
+    // An unchanged file is not read again (the catalog would refuse a new version anyway).
+    if let Ok(latest) = catalog.version(&metadata.id, None).await
+        && latest.source_sha256 == source.sha256
+    {
+        println!("{}: unchanged (version {})", metadata.id, latest.number);
+        return Ok(());
+    }
+    let ingested = tokio::task::spawn_blocking(move || opendata_ingest::ingest_path(&file, &options, &mut |_, _| {}))
         .await?
         .map_err(|e| anyhow::anyhow!("error[{}]: {e}", e.code()))?;
     match catalog.publish(&metadata.id, ingested, source).await? {
