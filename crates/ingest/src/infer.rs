@@ -129,6 +129,7 @@ fn integer_digits(part: &str, style: NumberStyle) -> Option<String> {
     let groups: Vec<&str> = part.split(|c| is_group_sep(c, style)).collect();
     let ok = groups.len() > 1
         && (1..=3).contains(&groups[0].len())
+        && !groups[0].starts_with('0')
         && groups[1..].iter().all(|g| g.len() == 3)
         && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()));
     ok.then(|| groups.concat())
@@ -352,6 +353,12 @@ mod tests {
             typed(&["7,5", "3,48", "1.234,5", "1.250", ""]),
             TypedColumn::Float(vec![Some(7.5), Some(3.48), Some(1234.5), Some(1250.0), None])
         );
+    }
+
+    #[test]
+    fn zero_is_not_a_thousands_group() {
+        assert_eq!(parse_integer("0.500", NumberStyle::Vietnamese), None);
+        assert_eq!(parse_float("0.500", NumberStyle::DotDecimal), Some(0.5));
     }
 
     #[test]

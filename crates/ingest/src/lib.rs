@@ -254,10 +254,14 @@ fn read_csv_stream<R: std::io::Read>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<formats::csv::CsvTable, formats::csv::ReadError> {
     report.delimiter = Some(formats::csv::delimiter_name(delimiter));
-    let delimiter = u8::try_from(delimiter).map_err(|_| IngestError::BadOption {
-        option: "delimiter",
-        message: format!("`{delimiter}` is not a one-byte character"),
-    })?;
+    if !delimiter.is_ascii() {
+        return Err(IngestError::BadOption {
+            option: "delimiter",
+            message: format!("`{delimiter}` is not an ASCII character; use `,` `;` `|` or a tab"),
+        }
+        .into());
+    }
+    let delimiter = delimiter as u8;
     let opts = LayoutOptions { header_row: options.header_row, strict_width: true };
     formats::csv::read_table(reader, delimiter, opts, progress)
 }

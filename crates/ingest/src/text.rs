@@ -45,6 +45,11 @@ pub fn decode(bytes: &[u8], forced: Option<&str>) -> Result<(String, EncodingCho
         });
     }
     let (enc, body, reason) = if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        check_not_binary(rest)?;
+        if std::str::from_utf8(rest).is_err() {
+            // A UTF-8 mark on bytes that are not UTF-8: read them as the legacy code page they are.
+            return Ok(legacy_8bit(rest));
+        }
         (UTF_8, rest, "UTF-8 byte-order mark")
     } else if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         (UTF_16LE, rest, "UTF-16 LE byte-order mark")
@@ -91,17 +96,19 @@ pub fn decode_lazy<'a>(bytes: &'a [u8], forced: Option<&str>) -> Result<(Cow<'a,
 
 /// Not UTF-8: windows-1258 or TCVN3, whichever reads as more Vietnamese.
 fn legacy_8bit(bytes: &[u8]) -> (String, EncodingChoice) {
-    let (as_1258, _) = WINDOWS_1258.decode_without_bom_handling(bytes);
-    let as_1258 = nfc(&as_1258);
-    let as_tcvn3 = legacy::decode_tcvn3(bytes);
-    let head = |t: &str| -> String { t.chars().take(256 * 1024).collect() };
-    let (s1258, stcvn3) = (legacy::vietnamese_score(&head(&as_1258)), legacy::vietnamese_score(&head(&as_tcvn3)));
+    // Score a sample in both readings, then decode the whole file once, in the winner.
+    let sample = &bytes[..bytes.len().min(256 * 1024)];
+    let (sample_1258, _) = WINDOWS_1258.decode_without_bom_handling(sample);
+    let s1258 = legacy::vietnamese_score(&nfc(&sample_1258));
+    let stcvn3 = legacy::vietnamese_score(&legacy::decode_tcvn3(sample));
     let scores = format!("Vietnamese score {s1258} as windows-1258, {stcvn3} as TCVN3");
     if stcvn3 > s1258 {
-        (as_tcvn3, tcvn3_choice(format!("not valid UTF-8; reads as Vietnamese in TCVN3 ({scores})")))
+        let reason = format!("not valid UTF-8; reads as Vietnamese in TCVN3 ({scores})");
+        (legacy::decode_tcvn3(bytes), tcvn3_choice(reason))
     } else {
         let reason = format!("not valid UTF-8; reads as Vietnamese in windows-1258 ({scores})");
-        (as_1258, EncodingChoice { name: "windows-1258".into(), reason })
+        let (text, _) = WINDOWS_1258.decode_without_bom_handling(bytes);
+        (nfc(&text), EncodingChoice { name: "windows-1258".into(), reason })
     }
 }
 

@@ -186,40 +186,55 @@ pub fn read_table<R: Read>(
     opts: LayoutOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<CsvTable, ReadError> {
+    // `\n` ends a record; the `\r` of CRLF stays on the last field and is trimmed with it.
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
         .has_headers(false)
         .flexible(true)
         .quoting(true)
         .double_quote(true)
         .from_reader(reader);
     let mut record = csv::ByteRecord::new();
-    let next = |csv: &mut csv::Reader<R>, record: &mut csv::ByteRecord| -> Result<Option<usize>, ReadError> {
+    // The line each record starts on, from the reader's position after it: the position before
+    // a record does not yet count the newline that ended the one before, and empty lines are
+    // skipped by the reader. `lines.0` is where the next record may start.
+    let mut lines = (1usize, Vec::<usize>::new());
+    let next = |csv: &mut csv::Reader<R>,
+                record: &mut csv::ByteRecord,
+                lines: &mut (usize, Vec<usize>)|
+     -> Result<Option<usize>, ReadError> {
         match csv.read_byte_record(record) {
-            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line() as usize))),
+            Ok(true) => {
+                let end = csv.position().line() as usize;
+                let inner = record.iter().map(|f| f.iter().filter(|b| **b == b'\n').count()).sum::<usize>();
+                let start = end.saturating_sub(inner + 1).max(lines.0);
+                // Lines skipped between the previous record and this one were empty.
+                lines.1 = (lines.0..start).collect();
+                lines.0 = start + inner + 1;
+                Ok(Some(start))
+            }
             Ok(false) => Ok(None),
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Utf8 { .. } => Err(ReadError::NotUtf8),
-                _ => Err(ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })),
-            },
+            Err(e) => Err(ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })),
         }
     };
     let fields = |record: &csv::ByteRecord| -> Result<Vec<String>, ReadError> {
         record.iter().map(|f| std::str::from_utf8(f).map(str::to_string).map_err(|_| ReadError::NotUtf8)).collect()
     };
 
-    // The head: enough rows to find the header in.
-    let head_len = HEAD_ROWS.max(opts.header_row.map_or(0, |h| h + 3));
+    // The head: enough rows to find the header in, and the row under it.
+    let head_len = HEAD_ROWS.max(opts.header_row.map_or(0, |h| h.saturating_add(3))).saturating_add(2);
     let mut head = Grid { rows: Vec::new(), merges: Vec::new(), row_unit: "line" };
     let mut exhausted = false;
     while head.rows.len() < head_len {
-        let Some(line) = next(&mut csv, &mut record)? else {
+        let Some(line) = next(&mut csv, &mut record, &mut lines)? else {
             exhausted = true;
             break;
         };
+        head.rows.extend(lines.1.iter().map(|l| GridRow { number: *l, cells: Vec::new() }));
         let cells = fields(&record)?
             .into_iter()
-            .map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(clean_value(&f).into_owned()) })
+            .map(|f| if f.trim().is_empty() { Cell::Empty } else { Cell::Text(clean_value(&f).into_owned()) })
             .collect();
         head.rows.push(GridRow { number: line, cells });
     }
@@ -239,8 +254,8 @@ pub fn read_table<R: Read>(
             skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
             return Ok(());
         }
-        let first = values.iter().map(|v| v.trim()).find(|v| !v.is_empty());
-        match layout::classify(first) {
+        let first = values.iter().map(|v| clean_value(v)).find(|v| !v.is_empty());
+        match layout::classify(first.as_deref()) {
             RowKind::Blank => skipped.push(SkippedRow { row: line, reason: SkipReason::Blank }),
             RowKind::Total => skipped.push(SkippedRow { row: line, reason: SkipReason::Total }),
             RowKind::Footer => {
@@ -279,7 +294,10 @@ pub fn read_table<R: Read>(
     }
     if !exhausted {
         let mut count = 0u64;
-        while let Some(line) = next(&mut csv, &mut record)? {
+        while let Some(line) = next(&mut csv, &mut record, &mut lines)? {
+            for blank in std::mem::take(&mut lines.1) {
+                take_row(blank, &[])?;
+            }
             let mut values: Vec<&str> = Vec::with_capacity(record.len());
             for f in record.iter() {
                 values.push(std::str::from_utf8(f).map_err(|_| ReadError::NotUtf8)?);

@@ -3,6 +3,7 @@
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
@@ -47,7 +48,7 @@ fn table_of(value: Value) -> Result<Vec<Map<String, Value>>> {
         Value::Object(mut o) => {
             let arrays: Vec<String> = o
                 .iter()
-                .filter(|(_, v)| v.as_array().is_some_and(|a| a.iter().all(Value::is_object)))
+                .filter(|(_, v)| v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_object)))
                 .map(|(k, _)| k.clone())
                 .collect();
             match arrays.as_slice() {
@@ -113,7 +114,14 @@ fn flatten(object: &Map<String, Value>) -> IndexMap<String, Cell> {
             match v {
                 Value::Object(inner) => walk(&key, inner, out),
                 v => {
-                    out.insert(key, to_cell(v));
+                    // `{"a_b": 1, "a": {"b": 2}}`: the second `a_b` becomes `a_b_2`, nothing is lost.
+                    let mut unique = key.clone();
+                    let mut n = 2;
+                    while out.contains_key(&unique) {
+                        unique = format!("{key}_{n}");
+                        n += 1;
+                    }
+                    out.insert(unique, to_cell(v));
                 }
             }
         }
@@ -131,7 +139,8 @@ fn to_cell(v: &Value) -> Cell {
             Some(i) => Cell::Int(i),
             None => n.as_f64().map_or(Cell::Empty, Cell::Float),
         },
-        Value::String(s) => Cell::Text(s.clone()),
+        // `\u` escapes can spell decomposed text: normalise after parsing too.
+        Value::String(s) => Cell::Text(s.nfc().collect()),
         Value::Array(_) | Value::Object(_) => Cell::Text(v.to_string()),
     }
 }

@@ -30,9 +30,18 @@ fn typed(s: &Series) -> PolarsResult<TypedColumn> {
         d if d.is_integer() => TypedColumn::Integer(s.cast(&DataType::Int64)?.i64()?.iter().collect()),
         d if d.is_float() => TypedColumn::Float(s.cast(&DataType::Float64)?.f64()?.iter().collect()),
         DataType::Date => TypedColumn::Date(s.date()?.as_date_iter().collect()),
-        DataType::Datetime(_, _) => {
-            let us = s.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
-            TypedColumn::Datetime(us.datetime()?.as_datetime_iter().collect())
+        DataType::Datetime(_, zone) => {
+            let us = s.cast(&DataType::Datetime(TimeUnit::Microseconds, zone.clone()))?;
+            // A zoned instant becomes Hà Nội wall-clock time (UTC+7, no daylight saving);
+            // a zoneless one already is.
+            let shift = if zone.is_some() { chrono::Duration::hours(7) } else { chrono::Duration::zero() };
+            let micros = us.datetime()?.physical().clone();
+            TypedColumn::Datetime(
+                micros
+                    .iter()
+                    .map(|v| v.and_then(chrono::DateTime::from_timestamp_micros).map(|t| t.naive_utc() + shift))
+                    .collect(),
+            )
         }
         _ => {
             let text = s.cast(&DataType::String)?;

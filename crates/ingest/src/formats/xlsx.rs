@@ -5,6 +5,7 @@ use std::io::Cursor;
 
 use calamine::{Data, DataType, Reader, Sheets, open_workbook_auto_from_rs};
 use chrono::NaiveTime;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
@@ -90,7 +91,7 @@ fn merges(book: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Vec<calamine::Dimensi
 fn to_cell(data: &Data) -> Cell {
     match data {
         Data::Empty | Data::Error(_) => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
+        Data::String(s) => Cell::Text(s.nfc().collect()),
         Data::Int(i) => Cell::Int(*i),
         Data::Float(f) => Cell::Float(*f),
         Data::Bool(b) => Cell::Bool(*b),

@@ -149,8 +149,12 @@ fn read(bytes: &[u8], sheet: &str) -> Option<HashMap<(u32, u32), LegacyFont>> {
 fn parse_reference(reference: &str) -> Option<(u32, u32)> {
     let split = reference.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = reference.split_at(split);
-    let col =
-        letters.bytes().try_fold(0u32, |acc, b| b.is_ascii_uppercase().then(|| acc * 26 + u32::from(b - b'A' + 1)))?;
+    let col = letters.bytes().try_fold(0u32, |acc, b| {
+        if !b.is_ascii_uppercase() {
+            return None;
+        }
+        acc.checked_mul(26)?.checked_add(u32::from(b - b'A' + 1))
+    })?;
     let row: u32 = digits.parse().ok()?;
     Some((row.checked_sub(1)?, col.checked_sub(1)?))
 }
@@ -165,6 +169,7 @@ mod tests {
         assert_eq!(parse_reference("B5"), Some((4, 1)));
         assert_eq!(parse_reference("AA10"), Some((9, 26)));
         assert_eq!(parse_reference("5"), None);
+        assert_eq!(parse_reference("AAAAAAAAAAAAA1"), None);
     }
 
     #[test]
