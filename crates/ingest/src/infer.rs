@@ -197,7 +197,11 @@ pub fn number_style<'a>(values: impl Iterator<Item = &'a str>) -> NumberStyle {
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
     if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-        return NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        // ISO `yyyy-mm-dd`, read by hand: this runs for every value of a date column.
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |acc, d| d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0')))
+        };
+        return NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?);
     }
     let sep = text.chars().find(|c| matches!(c, '/' | '-' | '.'))?;
     let parts: Vec<&str> = text.split(sep).collect();

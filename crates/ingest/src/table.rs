@@ -1,7 +1,6 @@
 //! The typed table: a polars `DataFrame` plus its schema (name, original header, type and
 //! per-field statistics), and its Parquet encoding.
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use polars::prelude::*;
@@ -132,7 +131,7 @@ fn stats<T: Clone + PartialOrd, K: Eq + std::hash::Hash>(
     json: impl Fn(&T) -> Value,
 ) -> (usize, usize, Value, Value) {
     let present: Vec<&T> = values.iter().flatten().collect();
-    let distinct = present.iter().map(|v| key(v)).collect::<HashSet<K>>().len();
+    let distinct = present.iter().map(|v| key(v)).collect::<PlHashSet<K>>().len();
     let pick = |better: fn(&T, &T) -> bool| {
         present.iter().copied().reduce(|a, b| if better(b, a) { b } else { a }).map_or(Value::Null, &json)
     };
@@ -140,7 +139,7 @@ fn stats<T: Clone + PartialOrd, K: Eq + std::hash::Hash>(
 }
 
 fn text_stats(column: &TextColumn) -> (usize, usize, Value, Value) {
-    let mut distinct: HashSet<&str> = HashSet::new();
+    let mut distinct: PlHashSet<&str> = PlHashSet::new();
     let (mut nulls, mut min, mut max): (usize, Option<&str>, Option<&str>) = (0, None, None);
     for v in column.iter() {
         let Some(v) = v else {

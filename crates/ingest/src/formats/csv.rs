@@ -167,8 +167,8 @@ pub fn clean_value(field: &str) -> Cow<'_, str> {
     let t = field.trim();
     // Latin letters with their precomposed marks (all of Vietnamese) are NFC as they stand;
     // only text with other characters (combining marks first) needs the full check.
-    let plainly_nfc = t.chars().all(|c| (c as u32) < 0x300 || (0x1E00..=0x1EFF).contains(&(c as u32)));
-    if plainly_nfc || is_nfc_quick(t.chars()) == IsNormalized::Yes {
+    let plainly_nfc = || t.chars().all(|c| (c as u32) < 0x300 || (0x1E00..=0x1EFF).contains(&(c as u32)));
+    if t.is_ascii() || plainly_nfc() || is_nfc_quick(t.chars()) == IsNormalized::Yes {
         Cow::Borrowed(t)
     } else {
         Cow::Owned(t.nfc().collect())
@@ -298,9 +298,12 @@ pub fn read_table<R: Read>(
             for blank in std::mem::take(&mut lines.1) {
                 take_row(blank, &[])?;
             }
+            // One UTF-8 check per record; fields are slices of it (delimiters are ASCII, so
+            // every field boundary is a character boundary).
+            let whole = simdutf8::basic::from_utf8(record.as_slice()).map_err(|_| ReadError::NotUtf8)?;
             let mut values: Vec<&str> = Vec::with_capacity(record.len());
-            for f in record.iter() {
-                values.push(std::str::from_utf8(f).map_err(|_| ReadError::NotUtf8)?);
+            for i in 0..record.len() {
+                values.push(record.range(i).and_then(|r| whole.get(r)).unwrap_or_default());
             }
             take_row(line, &values)?;
             count += 1;
