@@ -101,12 +101,13 @@ fn legacy_8bit(bytes: &[u8]) -> (String, EncodingChoice) {
     let (sample_1258, _) = WINDOWS_1258.decode_without_bom_handling(sample);
     let s1258 = legacy::vietnamese_score(&nfc(&sample_1258));
     let stcvn3 = legacy::vietnamese_score(&legacy::decode_tcvn3(sample));
-    let scores = format!("Vietnamese score {s1258} as windows-1258, {stcvn3} as TCVN3");
     if stcvn3 > s1258 {
-        let reason = format!("not valid UTF-8; reads as Vietnamese in TCVN3 ({scores})");
+        let reason =
+            format!("not valid UTF-8; reads as Vietnamese in TCVN3: score {stcvn3}, against {s1258} as windows-1258");
         (legacy::decode_tcvn3(bytes), tcvn3_choice(reason))
     } else {
-        let reason = format!("not valid UTF-8; reads as Vietnamese in windows-1258 ({scores})");
+        let reason =
+            format!("not valid UTF-8; reads as Vietnamese in windows-1258: score {s1258}, against {stcvn3} as TCVN3");
         let (text, _) = WINDOWS_1258.decode_without_bom_handling(bytes);
         (nfc(&text), EncodingChoice { name: "windows-1258".into(), reason })
     }

@@ -87,7 +87,10 @@ impl Progress {
     }
 
     fn update(&mut self, done: u64, total: u64) {
-        let total = total.max(1);
+        // Small files are read in a blink: no progress to show.
+        if total < 16 << 20 {
+            return;
+        }
         let percent = (done.min(total) * 100 / total) as usize;
         let mut err = std::io::stderr().lock();
         if self.terminal {
