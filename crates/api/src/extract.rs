@@ -43,3 +43,24 @@ pub fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> 
     }
     s.finish()
 }
+
+/// `Json<T>` answering in the error envelope: 415 `unsupported_media_type` without a JSON
+/// `Content-Type`, 400 `invalid_body` (with serde's words: the field and position) otherwise.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(t)) => Ok(Self(t)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                "unsupported_media_type",
+                "the body must be JSON, sent with `Content-Type: application/json`",
+            )),
+            Err(e) => Err(ApiError::new("invalid_body", e.body_text())),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //!
 //! [`router`] builds the whole application for a state; [`openapi`] gives the spec without one.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -26,16 +27,26 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::ApiError;
 pub use state::{App, AppState};
 
-use handlers::{datasets, health, publishers};
+use handlers::{audit, datasets, health, jobs, publishers};
 
 fn api_router() -> OpenApiRouter<AppState> {
+    // Uploads stream to disk with their own limit (`OPENDATA_MAX_UPLOAD_BYTES`); other bodies
+    // (metadata JSON) keep axum's 2 MB default.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(datasets::upload::upload_version))
+        .layer(axum::extract::DefaultBodyLimit::disable());
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(datasets::list::list_datasets))
-        .routes(routes!(datasets::get::get_dataset))
+        .routes(routes!(datasets::list::list_datasets, datasets::create::create_dataset))
+        .routes(routes!(datasets::get::get_dataset, datasets::edit::edit_dataset, datasets::withdraw::withdraw_dataset))
         .routes(routes!(datasets::records::list_records))
         .routes(routes!(datasets::download::download_dataset))
         .routes(routes!(datasets::versions::list_versions))
-        .routes(routes!(publishers::list_publishers))
+        .merge(uploads)
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(publishers::list::list_publishers, publishers::create::create_publisher))
+        .routes(routes!(publishers::keys::create_key, publishers::keys::list_keys))
+        .routes(routes!(publishers::keys::revoke_key))
+        .routes(routes!(audit::list_audit))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }
@@ -56,6 +67,7 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState) -> Router {
     let (api, spec) = api_router().split_for_parts();
     let router = api
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .fallback(handlers::fallback)
         .with_state(state)

@@ -10,6 +10,18 @@ pub enum CatalogError {
     NoVersion(String),
     #[error("no publisher `{0}`")]
     PublisherNotFound(String),
+    #[error("a dataset with id `{0}` exists already (withdrawn datasets keep their id)")]
+    DatasetExists(String),
+    #[error("dataset `{0}` is withdrawn")]
+    DatasetWithdrawn(String),
+    #[error("a publisher with id `{0}` exists already")]
+    PublisherExists(String),
+    #[error("publisher `{publisher}` has no key `{key}`")]
+    KeyNotFound { publisher: String, key: String },
+    #[error("no job `{0}`")]
+    JobNotFound(String),
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
     #[error("invalid metadata: {0}")]
     InvalidMetadata(String),
     #[error("database error: {0}")]
@@ -22,6 +34,8 @@ pub enum CatalogError {
     Write(#[from] opendata_ingest::IngestError),
     #[error("stored JSON is unreadable: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("could not compare with the previous version: {0}")]
+    Diff(String),
     #[error("background task failed: {0}")]
     Join(String),
 }
@@ -34,6 +48,11 @@ impl CatalogError {
             Self::NoVersion(_) => "no_version",
             Self::PublisherNotFound(_) => "publisher_not_found",
             Self::InvalidMetadata(_) => "invalid_metadata",
+            Self::DatasetExists(_) => "dataset_exists",
+            Self::DatasetWithdrawn(_) => "dataset_withdrawn",
+            Self::PublisherExists(_) => "publisher_exists",
+            Self::KeyNotFound { .. } => "key_not_found",
+            Self::JobNotFound(_) => "job_not_found",
             _ => "internal",
         }
     }

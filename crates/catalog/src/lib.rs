@@ -6,15 +6,23 @@
 //!
 //! Publishing writes the Parquet to a temporary name, fsyncs it, renames it into place, fsyncs
 //! the folder, and only then inserts the version row in one transaction: a crash leaves either
-//! the old version or the new one, never a row pointing at a missing or partial file.
+//! the old version or the new one, never a row pointing at a missing or partial file. Uploads
+//! become versions through jobs ([`jobs`]); every write is recorded in the audit log ([`audit`]).
 
+pub mod audit;
+mod diff;
 pub mod error;
+pub mod jobs;
+pub mod keys;
 pub mod model;
 mod store;
 
+pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
 pub use error::{CatalogError, Result};
+pub use jobs::{Job, JobError, JobOptions, JobState, NewJob, Recovery};
+pub use keys::{ApiKey, KEY_PREFIX, KeyCheck, NewKey};
 pub use model::{
-    Changes, Contact, Dataset, DatasetMetadata, DatasetQuery, Published, Publisher, PublisherRef, Retyped,
+    Changes, Contact, Dataset, DatasetMetadata, DatasetQuery, LICENSES, Published, Publisher, PublisherRef, Retyped,
     TemporalCoverage, Version,
 };
 pub use store::{Catalog, SourceFile};

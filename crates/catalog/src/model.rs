@@ -67,28 +67,46 @@ pub struct DatasetMetadata {
     pub field_descriptions: std::collections::BTreeMap<String, String>,
 }
 
+/// The licences a dataset may carry (open licences only: this is an open-data portal), with
+/// their names. Ids are SPDX identifiers.
+pub const LICENSES: &[(&str, &str)] = &[
+    ("CC-BY-4.0", "Creative Commons Attribution 4.0 International"),
+    ("CC-BY-SA-4.0", "Creative Commons Attribution-ShareAlike 4.0 International"),
+    ("CC0-1.0", "Creative Commons Zero v1.0 Universal (public domain dedication)"),
+    ("ODC-By-1.0", "Open Data Commons Attribution License v1.0"),
+    ("ODbL-1.0", "Open Data Commons Open Database License v1.0"),
+    ("PDDL-1.0", "Open Data Commons Public Domain Dedication and License v1.0"),
+];
+
+/// Ids in URLs: 1-100 lower-case ASCII letters, digits or `-`, not starting with `-`.
+pub(crate) fn check_slug(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(CatalogError::InvalidMetadata(format!(
+            "{what} `{s}` must be 1-100 lower-case ASCII letters, digits or `-`, not starting with `-`"
+        )))
+    }
+}
+
 impl DatasetMetadata {
     pub fn validate(&self) -> Result<()> {
-        let slug_ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 100
-                && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !s.starts_with('-')
-        };
-        if !slug_ok(&self.id) {
-            return Err(CatalogError::InvalidMetadata(format!(
-                "id `{}` must be 1-100 lower-case ASCII letters, digits or `-`",
-                self.id
-            )));
-        }
-        if !slug_ok(&self.publisher.id) {
-            return Err(CatalogError::InvalidMetadata(format!(
-                "publisher.id `{}` must be lower-case ASCII letters, digits or `-`",
-                self.publisher.id
-            )));
-        }
+        check_slug("id", &self.id)?;
+        check_slug("publisher.id", &self.publisher.id)?;
         if self.title.trim().is_empty() {
             return Err(CatalogError::InvalidMetadata("title is empty".into()));
+        }
+        if !LICENSES.iter().any(|(id, _)| *id == self.license) {
+            let ids: Vec<&str> = LICENSES.iter().map(|(id, _)| *id).collect();
+            return Err(CatalogError::InvalidMetadata(format!(
+                "license `{}` is not one of {}",
+                self.license,
+                ids.join(", ")
+            )));
         }
         Ok(())
     }
@@ -129,6 +147,13 @@ pub struct Changes {
     pub previous: Option<i64>,
     /// Row count difference (new - previous).
     pub rows_delta: i64,
+    /// Rows of this version not in the previous one, comparing whole rows over the fields both
+    /// have (a row changed in place is one added and one removed). `None` for versions
+    /// published before this was computed, or when the comparison failed.
+    #[serde(default)]
+    pub rows_added: Option<i64>,
+    #[serde(default)]
+    pub rows_removed: Option<i64>,
     pub fields_added: Vec<String>,
     pub fields_removed: Vec<String>,
     pub fields_retyped: Vec<Retyped>,
@@ -142,14 +167,21 @@ pub struct Retyped {
 }
 
 impl Changes {
+    /// Names of the fields both schemas have, in the new schema's order.
+    pub fn common_fields(previous: &[Field], current: &[Field]) -> Vec<String> {
+        current.iter().filter(|f| previous.iter().any(|p| p.name == f.name)).map(|f| f.name.clone()).collect()
+    }
+
     pub fn between(previous: Option<&Version>, schema: &[Field], rows: i64) -> Self {
         let Some(prev) = previous else {
-            return Self { rows_delta: rows, ..Self::default() };
+            return Self { rows_delta: rows, rows_added: Some(rows), rows_removed: Some(0), ..Self::default() };
         };
         let find = |fields: &[Field], name: &str| fields.iter().find(|f| f.name == name).map(|f| f.field_type);
         Self {
             previous: Some(prev.number),
             rows_delta: rows - prev.rows,
+            rows_added: None,
+            rows_removed: None,
             fields_added: schema
                 .iter()
                 .filter(|f| find(&prev.schema, &f.name).is_none())

@@ -15,9 +15,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlStr, SqlitePool};
 
 use crate::error::{CatalogError, Result};
-use crate::model::{Changes, Dataset, DatasetMetadata, DatasetQuery, Published, Publisher, Version};
+use crate::jobs::JobBoard;
+use crate::model::{
+    Changes, Dataset, DatasetMetadata, DatasetQuery, Published, Publisher, PublisherRef, Version, check_slug,
+};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "publishing", include_str!("../migrations/0002_publishing.sql")),
+];
 
 /// The file a version is published from.
 #[derive(Debug, Clone)]
@@ -25,30 +31,34 @@ pub struct SourceFile {
     pub name: Option<String>,
     /// sha256 of the uploaded bytes: an identical upload creates no new version.
     pub sha256: String,
+    pub bytes: u64,
 }
 
 impl SourceFile {
     pub fn from_bytes(name: Option<&str>, bytes: &[u8]) -> Self {
-        Self { name: name.map(str::to_string), sha256: hex::encode(Sha256::digest(bytes)) }
+        Self { name: name.map(str::to_string), sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 }
     }
 
     /// Hash a file on disk without holding it in memory.
     pub fn from_path(path: &Path) -> std::io::Result<Self> {
         let mut file = std::fs::File::open(path)?;
         let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)?;
+        let bytes = std::io::copy(&mut file, &mut hasher)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        Ok(Self { name, sha256: hex::encode(hasher.finalize()) })
+        Ok(Self { name, sha256: hex::encode(hasher.finalize()), bytes })
     }
 }
 
 /// Metadata store and blob store together. Cheap to clone.
 #[derive(Clone)]
 pub struct Catalog {
-    pool: SqlitePool,
-    blob_dir: PathBuf,
+    pub(crate) pool: SqlitePool,
+    pub(crate) blob_dir: PathBuf,
+    /// Uploads being received or waiting for their job; removed when the job ends.
+    pub(crate) upload_dir: PathBuf,
     /// Serialises publishes per dataset within this process.
     publish_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    pub(crate) jobs: Arc<JobBoard>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -58,22 +68,25 @@ impl std::fmt::Debug for Catalog {
 }
 
 /// Now, to the second: catalog times are shown to people and cited.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     use chrono::SubsecRound;
     Utc::now().trunc_subsecs(0)
 }
 
-fn parse_time(s: &str) -> DateTime<Utc> {
+pub(crate) fn parse_time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
 }
 
 impl Catalog {
     /// Open (and create or migrate) the catalog. `database_url` defaults to
-    /// `sqlite://<data_dir>/catalog.sqlite`; blobs live in `<data_dir>/blobs`.
+    /// `sqlite://<data_dir>/catalog.sqlite`; blobs live in `<data_dir>/blobs`, uploads in
+    /// `<data_dir>/uploads`. A server calls [`Catalog::recover`] next.
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| CatalogError::io(data_dir, e))?;
         let blob_dir = data_dir.join("blobs");
         std::fs::create_dir_all(&blob_dir).map_err(|e| CatalogError::io(&blob_dir, e))?;
+        let upload_dir = data_dir.join("uploads");
+        std::fs::create_dir_all(&upload_dir).map_err(|e| CatalogError::io(&upload_dir, e))?;
         let options = match database_url {
             Some(url) => SqliteConnectOptions::from_str(url)?,
             None => SqliteConnectOptions::new().filename(data_dir.join("catalog.sqlite")),
@@ -91,9 +104,7 @@ impl Catalog {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;
-        let catalog = Self { pool, blob_dir, publish_locks: Arc::default() };
-        catalog.remove_temporary_files();
-        Ok(catalog)
+        Ok(Self { pool, blob_dir, upload_dir, publish_locks: Arc::default(), jobs: Arc::default() })
     }
 
     /// Where a version's Parquet file is.
@@ -106,18 +117,107 @@ impl Catalog {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Temporary files are what a crash during a publish leaves behind.
-    fn remove_temporary_files(&self) {
-        let Ok(dirs) = std::fs::read_dir(&self.blob_dir) else { return };
-        for dir in dirs.flatten() {
-            let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
-            for file in files.flatten() {
-                if file.file_name().to_string_lossy().contains(".tmp-") {
-                    tracing::warn!(path = %file.path().display(), "removing a temporary file left by an interrupted publish");
-                    let _ = std::fs::remove_file(file.path());
-                }
-            }
+    /// The folder uploads are received into (on the same file system as the blobs).
+    pub fn upload_dir(&self) -> &Path {
+        &self.upload_dir
+    }
+
+    /// A publisher by id.
+    pub async fn publisher(&self, id: &str) -> Result<Publisher> {
+        self.publishers()
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| CatalogError::PublisherNotFound(id.to_string()))
+    }
+
+    /// Create a publisher; 409 when the id is taken.
+    pub async fn create_publisher(&self, publisher: &PublisherRef) -> Result<Publisher> {
+        check_slug("id", &publisher.id)?;
+        if publisher.name.trim().is_empty() {
+            return Err(CatalogError::InvalidMetadata("name is empty".into()));
         }
+        let inserted = sqlx::query(
+            "INSERT INTO publishers (id, name, description, homepage, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&publisher.id)
+        .bind(publisher.name.trim())
+        .bind(&publisher.description)
+        .bind(&publisher.homepage)
+        .bind(now().to_rfc3339())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(CatalogError::PublisherExists(publisher.id.clone()));
+        }
+        self.publisher(&publisher.id).await
+    }
+
+    /// Create a dataset of an existing publisher; 409 when the id is taken (withdrawn or not).
+    pub async fn create_dataset(&self, meta: &DatasetMetadata) -> Result<Dataset> {
+        meta.validate()?;
+        self.publisher(&meta.publisher.id).await?;
+        let now = now().to_rfc3339();
+        let inserted = sqlx::query(
+            "INSERT INTO datasets (id, publisher_id, title, metadata, search_text, created_at, modified_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&meta.id)
+        .bind(&meta.publisher.id)
+        .bind(&meta.title)
+        .bind(serde_json::to_string(meta)?)
+        .bind(search_text(meta))
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(CatalogError::DatasetExists(meta.id.clone()));
+        }
+        self.dataset(&meta.id).await
+    }
+
+    /// Replace the metadata of an existing dataset (same id and publisher).
+    pub async fn update_dataset(&self, meta: &DatasetMetadata) -> Result<Dataset> {
+        meta.validate()?;
+        let updated = sqlx::query(
+            "UPDATE datasets SET title = ?, metadata = ?, search_text = ?, modified_at = ?
+             WHERE id = ? AND publisher_id = ?",
+        )
+        .bind(&meta.title)
+        .bind(serde_json::to_string(meta)?)
+        .bind(search_text(meta))
+        .bind(now().to_rfc3339())
+        .bind(&meta.id)
+        .bind(&meta.publisher.id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(CatalogError::DatasetNotFound(meta.id.clone()));
+        }
+        self.dataset(&meta.id).await
+    }
+
+    /// Withdraw a dataset: reads answer 410 with `reason`; its versions and files are kept.
+    pub async fn withdraw_dataset(&self, id: &str, reason: &str) -> Result<Dataset> {
+        let updated = sqlx::query(
+            "UPDATE datasets SET withdrawn_at = ?, withdrawn_reason = ? WHERE id = ? AND withdrawn_at IS NULL",
+        )
+        .bind(now().to_rfc3339())
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let dataset = self.dataset(id).await?;
+        if updated == 0 {
+            return Err(CatalogError::DatasetWithdrawn(id.to_string()));
+        }
+        Ok(dataset)
     }
 
     /// Create or update a dataset's metadata (and its publisher). Returns true when anything changed.
@@ -288,6 +388,17 @@ impl Catalog {
     /// Publish an ingested table as the next version of `dataset_id`, unless `source` is
     /// identical to the latest version's source.
     pub async fn publish(&self, dataset_id: &str, ingested: Ingested, source: SourceFile) -> Result<Published> {
+        self.publish_job(dataset_id, ingested, source, None).await
+    }
+
+    /// [`Catalog::publish`], marking `job` succeeded in the transaction that adds the version.
+    pub(crate) async fn publish_job(
+        &self,
+        dataset_id: &str,
+        ingested: Ingested,
+        source: SourceFile,
+        job: Option<&str>,
+    ) -> Result<Published> {
         self.dataset(dataset_id).await?;
         let lock = self.publish_lock(dataset_id);
         let _guard = lock.lock().await;
@@ -312,6 +423,16 @@ impl Catalog {
                 .map_err(|e| CatalogError::Join(e.to_string()))??
         };
         let blob = format!("{dataset_id}/{blob_name}");
+        let mut changes = Changes::between(previous.as_ref(), &schema, rows);
+        if let Some(prev) = &previous {
+            let common = Changes::common_fields(&prev.schema, &schema);
+            let (old, new) = (self.blob_path(prev), dir.join(&blob_name));
+            match tokio::task::spawn_blocking(move || crate::diff::row_diff(&old, &new, &common)).await {
+                Ok(Ok((added, removed))) => (changes.rows_added, changes.rows_removed) = (Some(added), Some(removed)),
+                Ok(Err(e)) => tracing::warn!(dataset = dataset_id, error = %e, "rows added and removed not computed"),
+                Err(e) => tracing::warn!(dataset = dataset_id, error = %e, "rows added and removed not computed"),
+            }
+        }
         let version = Version {
             dataset_id: dataset_id.to_string(),
             number,
@@ -322,18 +443,18 @@ impl Catalog {
             blob,
             source_name: source.name,
             source_sha256: source.sha256,
-            changes: Changes::between(previous.as_ref(), &schema, rows),
+            changes,
             schema,
             report,
         };
-        if let Err(e) = self.insert_version(&version).await {
+        if let Err(e) = self.insert_version(&version, job).await {
             let _ = std::fs::remove_file(self.blob_path(&version));
             return Err(e);
         }
         Ok(Published::Created(version))
     }
 
-    async fn insert_version(&self, v: &Version) -> Result<()> {
+    async fn insert_version(&self, v: &Version, job: Option<&str>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO versions (dataset_id, number, created_at, rows, bytes, sha256, blob, source_name,
@@ -358,6 +479,18 @@ impl Catalog {
             .bind(&v.dataset_id)
             .execute(&mut *tx)
             .await?;
+        if let Some(job) = job {
+            sqlx::query(
+                "UPDATE jobs SET state = 'succeeded', finished_at = ?, rows = ?, version = ?, report = ? WHERE id = ?",
+            )
+            .bind(now().to_rfc3339())
+            .bind(v.rows)
+            .bind(v.number)
+            .bind(serde_json::to_string(&v.report)?)
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -20,8 +20,43 @@ pub enum Command {
     Publish(PublishArgs),
     /// Check or convert one file locally and print what ingest understood.
     Ingest(IngestArgs),
+    /// Create, list or revoke a publisher's API keys.
+    Keys(KeysArgs),
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (once: only its hash is stored).
+    Create {
+        /// The publisher the key writes for.
+        #[arg(long)]
+        publisher: String,
+        /// What the key is for, e.g. "nightly export script".
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List a publisher's keys (ids, dates, state; never secrets).
+    List {
+        #[arg(long)]
+        publisher: String,
+    },
+    /// Revoke a key: requests with it answer 401 from now on.
+    Revoke {
+        #[arg(long)]
+        publisher: String,
+        /// The key's id (from `keys list`).
+        key: String,
+    },
 }
 
 /// Where the catalog lives.
@@ -42,6 +77,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "OPENDATA_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+    /// Token of the administrator (creates publishers and keys). Without it the admin
+    /// endpoints answer 403.
+    #[arg(long, env = "OPENDATA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Largest upload accepted, in bytes (default 1 GiB).
+    #[arg(long, env = "OPENDATA_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Debug, Args)]

@@ -27,5 +27,6 @@ fn main() -> std::process::ExitCode {
         }
         Command::Serve(args) => commands::block_on(commands::serve::run(args)),
         Command::Publish(args) => commands::block_on(commands::publish::run(args)),
+        Command::Keys(args) => commands::block_on(commands::keys::run(args)),
     }
 }

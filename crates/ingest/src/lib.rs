@@ -107,7 +107,7 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
             let (text, encoding) = text::decode_lazy(bytes, options.encoding.as_deref())?;
             let delimiter = options.delimiter.unwrap_or_else(|| formats::csv::sniff_delimiter(sample(&text)));
             report.encoding = Some(encoding);
-            let table = read_csv(text.as_bytes(), delimiter, options, &mut report, &mut |_| {})?;
+            let table = read_csv(text.as_bytes(), delimiter, options, &mut report, &mut |_, _| {})?;
             finish_csv(table, report)
         }
         Format::Spreadsheet => {
@@ -152,12 +152,21 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
     }
 }
 
+/// How far a read has got, as reported to an [`ingest_path`] progress callback.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+    /// Records read so far (known while streaming delimited text; 0 until the end otherwise).
+    pub rows_read: u64,
+}
+
 /// Read one file from disk. Delimited UTF-8 text is streamed from the file (a large CSV is
-/// never held whole in memory); `progress` is called now and then with (bytes read, file size).
+/// never held whole in memory); `progress` is called now and then.
 pub fn ingest_path(
     path: &std::path::Path,
     options: &IngestOptions,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Ingested> {
     use std::io::{Read, Seek};
     let filename = path.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -196,16 +205,26 @@ pub fn ingest_path(
         report.encoding = Some(text::EncodingChoice { name: "utf-8".into(), reason: reason.into() });
         file.seek(std::io::SeekFrom::Start(if bom { 3 } else { 0 })).map_err(io_error)?;
         let reader = std::io::BufReader::with_capacity(1 << 20, file);
-        match read_csv_stream(reader, delimiter, options, &mut report, &mut |b| progress(b, size)) {
-            Ok(table) => return finish_csv(table, report),
+        match read_csv_stream(reader, delimiter, options, &mut report, &mut |bytes_read, rows_read| {
+            progress(Progress { bytes_read, bytes_total: size, rows_read });
+        }) {
+            Ok(table) => {
+                let ingested = finish_csv(table, report)?;
+                let rows_read = ingested.table.rows() as u64;
+                progress(Progress { bytes_read: size, bytes_total: size, rows_read });
+                return Ok(ingested);
+            }
             // Not UTF-8 after all: read it whole and let the decoder choose.
             Err(formats::csv::ReadError::NotUtf8) => {}
             Err(formats::csv::ReadError::Ingest(e)) => return Err(e),
         }
     }
     let bytes = std::fs::read(path).map_err(io_error)?;
-    progress(size, size);
-    ingest(&bytes, filename.as_deref(), options)
+    progress(Progress { bytes_read: size, bytes_total: size, rows_read: 0 });
+    let ingested = ingest(&bytes, filename.as_deref(), options)?;
+    let rows_read = ingested.table.rows() as u64;
+    progress(Progress { bytes_read: size, bytes_total: size, rows_read });
+    Ok(ingested)
 }
 
 fn check_size(size: u64, options: &IngestOptions) -> Result<()> {
@@ -237,7 +256,7 @@ fn read_csv(
     delimiter: char,
     options: &IngestOptions,
     report: &mut Report,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<formats::csv::CsvTable> {
     read_csv_stream(text, delimiter, options, report, progress).map_err(|e| match e {
         formats::csv::ReadError::Ingest(e) => e,
@@ -251,7 +270,7 @@ fn read_csv_stream<R: std::io::Read>(
     delimiter: char,
     options: &IngestOptions,
     report: &mut Report,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<formats::csv::CsvTable, formats::csv::ReadError> {
     report.delimiter = Some(formats::csv::delimiter_name(delimiter));
     if !delimiter.is_ascii() {

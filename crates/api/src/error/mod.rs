@@ -84,12 +84,36 @@ impl ApiError {
     }
 }
 
+/// The code of an error answer, as a response extension (for the audit log).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+impl ApiError {
+    /// An error with a code from a catalog or a job record (e.g. a job's stored error): the
+    /// code is looked up in the closed table, and unknown ones are internal.
+    pub fn from_code(code: &str, message: impl Into<String>) -> Self {
+        match code::CODES.iter().find(|(c, _)| *c == code) {
+            Some((c, _)) => Self::new(c, message),
+            None => Self::new("internal", message),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let code = self.code;
         let body = ErrorBody {
             error: ErrorDetail { code: self.code.to_string(), message: self.message, details: self.details },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"opendata\""),
+            );
+        }
+        response.extensions_mut().insert(ErrorCode(code));
+        response
     }
 }
 
@@ -119,7 +143,7 @@ impl From<IngestError> for ApiError {
         if !e.is_input_error() {
             return Self::internal(e);
         }
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: e.code(), message: e.to_string(), details: e.details() }
+        Self::new(e.code(), e.to_string()).with_details(e.details())
     }
 }
 

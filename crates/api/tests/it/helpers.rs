@@ -22,10 +22,67 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_settings(None, None).await
+    }
+
+    /// An app with an admin token and, optionally, an upload limit.
+    pub async fn with_settings(admin_token: Option<&str>, max_upload_bytes: Option<u64>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::open(dir.path(), None).await.unwrap();
-        let router = router(AppState::new(App { catalog: catalog.clone() }));
-        Self { router, catalog, _dir: dir }
+        let mut app = App::new(catalog.clone());
+        app.admin_token = admin_token.map(opendata_api::auth::AdminToken::new);
+        if let Some(max) = max_upload_bytes {
+            app.max_upload_bytes = max;
+        }
+        Self { router: router(AppState::new(app)), catalog, _dir: dir }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Any request: `token` as a bearer credential, `body` with `content_type`. Answers the
+    /// status and the body as JSON (null when empty).
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{method} {uri}: not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, json)
+    }
+
+    /// `send` with a JSON body.
+    pub async fn send_json(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        self.send(method, uri, token, Some("application/json"), serde_json::to_vec(body).unwrap()).await
     }
 
     /// Publish `datasets/<name>` (its metadata and its one data file).

@@ -2,4 +2,5 @@
 
 mod helpers;
 mod openapi;
+mod publishing;
 mod records;

@@ -25,3 +25,29 @@ fn every_operation_has_a_summary_description_and_success_response() {
         }
     }
 }
+
+/// Every operation that writes, or that needs credentials to read, names its security scheme,
+/// documents its 401, and the schemes exist.
+#[test]
+fn protected_operations_declare_their_security_scheme() {
+    let spec = serde_json::to_value(opendata_api::openapi()).unwrap();
+    let schemes = spec["components"]["securitySchemes"].as_object().expect("security schemes");
+    assert_eq!(schemes["publisher_key"]["scheme"], "bearer");
+    assert_eq!(schemes["admin_token"]["scheme"], "bearer");
+    let protected_reads = ["/api/v1/jobs/{job}", "/api/v1/audit", "/api/v1/publishers/{publisher}/keys"];
+    let mut protected = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let needs = method != "get" || protected_reads.contains(&path.as_str());
+            let security = op["security"].as_array().map(Vec::len).unwrap_or(0);
+            if needs {
+                protected += 1;
+                assert!(security > 0, "{method} {path}: no security requirement");
+                assert!(op["responses"].get("401").is_some(), "{method} {path}: no 401 response");
+            } else {
+                assert_eq!(security, 0, "{method} {path}: a public read with a security requirement");
+            }
+        }
+    }
+    assert_eq!(protected, 10, "the publishing operations");
+}

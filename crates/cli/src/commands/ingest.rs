@@ -28,7 +28,7 @@ pub fn run(args: IngestArgs) -> ExitCode {
         ..IngestOptions::default()
     };
     let mut progress = Progress::new(&args.file.display().to_string());
-    let result = ingest_path(&args.file, &options, &mut |done, total| progress.update(done, total));
+    let result = ingest_path(&args.file, &options, &mut |p| progress.update(p.bytes_read, p.bytes_total));
     progress.finish();
     let ingested = match result {
         Ok(i) => i,

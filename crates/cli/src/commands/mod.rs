@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod ingest;
+pub mod keys;
 pub mod publish;
 pub mod serve;
 

@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use opendata_catalog::{Catalog, DatasetMetadata, Published, SourceFile};
-use opendata_ingest::IngestOptions;
+use opendata_catalog::{Actor, Catalog, DatasetMetadata, JobOptions, JobState, NewAuditEntry, NewJob, SourceFile};
 use serde::Deserialize;
 
 use crate::config::PublishArgs;
@@ -73,12 +72,6 @@ async fn publish_folder(catalog: &Catalog, folder: &Path) -> anyhow::Result<()> 
         Some(f) => folder.join(f),
         None => single_data_file(folder)?,
     };
-    let options = IngestOptions {
-        sheet: spec.ingest.sheet,
-        header_row: spec.ingest.header_row,
-        encoding: spec.ingest.encoding,
-        ..IngestOptions::default()
-    };
     if catalog.upsert_dataset(&metadata).await? {
         tracing::info!(dataset = %metadata.id, "metadata saved");
     }
@@ -96,14 +89,48 @@ async fn publish_folder(catalog: &Catalog, folder: &Path) -> anyhow::Result<()> 
         println!("{}: unchanged (version {})", metadata.id, latest.number);
         return Ok(());
     }
-    let ingested = tokio::task::spawn_blocking(move || opendata_ingest::ingest_path(&file, &options, &mut |_, _| {}))
-        .await?
-        .map_err(|e| anyhow::anyhow!("error[{}]: {e}", e.code()))?;
-    match catalog.publish(&metadata.id, ingested, source).await? {
-        Published::Created(v) => {
-            println!("{}: published version {} ({} rows, {} fields)", metadata.id, v.number, v.rows, v.schema.len());
+    // The same path as an upload to the API: a job that ingests and publishes, and an audit entry.
+    let job = catalog
+        .create_job(NewJob {
+            dataset_id: metadata.id.clone(),
+            actor: Actor::Cli,
+            key_id: None,
+            source,
+            options: JobOptions {
+                sheet: spec.ingest.sheet,
+                header_row: spec.ingest.header_row,
+                encoding: spec.ingest.encoding,
+            },
+        })
+        .await?;
+    let job = catalog.run_job(&job.id, &file, false).await?;
+    let status = if job.state == JobState::Failed {
+        422
+    } else if job.unchanged {
+        200
+    } else {
+        201
+    };
+    catalog
+        .record_audit(&NewAuditEntry {
+            actor: Actor::Cli,
+            key_id: None,
+            publisher_id: Some(metadata.publisher.id.clone()),
+            action: "publish".into(),
+            target: metadata.id.clone(),
+            address: None,
+            status,
+            detail: serde_json::json!({ "job": job.id, "version": job.version, "file": job.source_name }),
+        })
+        .await?;
+    match (&job.error, job.version) {
+        (Some(e), _) => bail!("error[{}]: {}", e.code, e.message),
+        (None, Some(v)) if job.unchanged => println!("{}: unchanged (version {v})", metadata.id),
+        (None, Some(v)) => {
+            let fields = job.report.as_ref().map_or(0, |r| r.fields.len());
+            println!("{}: published version {v} ({} rows, {fields} fields)", metadata.id, job.rows.unwrap_or(0));
         }
-        Published::Unchanged(v) => println!("{}: unchanged (version {})", metadata.id, v.number),
+        (None, None) => bail!("job {} ended without a version", job.id),
     }
     Ok(())
 }

@@ -179,12 +179,12 @@ pub fn clean_value(field: &str) -> Cow<'_, str> {
 const HEAD_ROWS: usize = 30;
 
 /// Stream UTF-8 delimited text from `reader` into a [`CsvTable`]. `progress` is called now and
-/// then with the bytes read so far.
+/// then with the bytes and records read so far.
 pub fn read_table<R: Read>(
     reader: R,
     delimiter: u8,
     opts: LayoutOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<CsvTable, ReadError> {
     // `\n` ends a record; the `\r` of CRLF stays on the last field and is trimmed with it.
     let mut csv = csv::ReaderBuilder::new()
@@ -308,7 +308,7 @@ pub fn read_table<R: Read>(
             take_row(line, &values)?;
             count += 1;
             if count.is_multiple_of(65_536) {
-                progress(record.position().map_or(0, csv::Position::byte));
+                progress(record.position().map_or(0, csv::Position::byte), count);
             }
         }
     }

@@ -9,7 +9,7 @@ fn refuse(name: &str) -> opendata_ingest::IngestError {
     let path = fixtures_dir().join("bad").join(name);
     let bytes = std::fs::read(&path).unwrap();
     let from_memory = ingest(&bytes, Some(name), &IngestOptions::default()).unwrap_err();
-    let from_disk = ingest_path(&path, &IngestOptions::default(), &mut |_, _| {}).unwrap_err();
+    let from_disk = ingest_path(&path, &IngestOptions::default(), &mut |_| {}).unwrap_err();
     assert_eq!(from_memory.code(), from_disk.code(), "{name}");
     assert_eq!(from_memory.to_string(), from_disk.to_string(), "{name}");
     from_memory

@@ -78,7 +78,7 @@ fn every_agency_file_matches_its_expected_table() {
             }
             Err(e) => problems.push(format!("{name}: refused: {e}")),
         }
-        match ingest_path(&path, &IngestOptions::default(), &mut |_, _| {}) {
+        match ingest_path(&path, &IngestOptions::default(), &mut |_| {}) {
             Ok(i) => problems.extend(check(&format!("{name} (from disk)"), &expected, &i.table)),
             Err(e) => problems.push(format!("{name} (from disk): refused: {e}")),
         }
@@ -91,7 +91,7 @@ fn every_agency_file_matches_its_expected_table() {
 #[test]
 fn reports_say_what_was_understood() {
     let dir = fixtures_dir().join("agency");
-    let read = |name: &str| ingest_path(&dir.join(name), &IngestOptions::default(), &mut |_, _| {}).unwrap().report;
+    let read = |name: &str| ingest_path(&dir.join(name), &IngestOptions::default(), &mut |_| {}).unwrap().report;
 
     let r = read("chi-tieu-chuyen-doi-so-ha-noi.csv");
     assert_eq!(r.encoding.as_ref().unwrap().name, "windows-1258");

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use opendata_catalog::Dataset;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,11 +23,16 @@ pub async fn get_dataset(State(app): State<AppState>, Path(id): Path<String>) ->
     if dataset.withdrawn_at.is_some() {
         return Err(ApiError::withdrawn(&id, dataset.withdrawn_reason.as_deref()));
     }
-    let versions = app.catalog.versions(&id).await?;
+    Ok(Json(dataset_view(&app, &dataset).await?))
+}
+
+/// A dataset with the schema of its latest version and its versions.
+pub(crate) async fn dataset_view(app: &AppState, dataset: &Dataset) -> Result<DatasetView, ApiError> {
+    let versions = app.catalog.versions(&dataset.metadata.id).await?;
     let latest = versions.first();
-    Ok(Json(DatasetView {
-        summary: DatasetSummary::new(&dataset, latest),
-        fields: latest.map(|v| v.schema.iter().map(|f| FieldView::new(f, &dataset)).collect()).unwrap_or_default(),
+    Ok(DatasetView {
+        summary: DatasetSummary::new(dataset, latest),
+        fields: latest.map(|v| v.schema.iter().map(|f| FieldView::new(f, dataset)).collect()).unwrap_or_default(),
         versions: versions.iter().map(VersionView::from).collect(),
-    }))
+    })
 }

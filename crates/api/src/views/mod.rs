@@ -91,6 +91,11 @@ pub struct ChangesView {
     pub previous: Option<i64>,
     /// Row count difference (this version minus the previous one).
     pub rows_delta: i64,
+    /// Rows not in the previous version (whole rows compared over the fields both have; a row
+    /// changed in place is one added and one removed). Null if not computed.
+    pub rows_added: Option<i64>,
+    /// Rows of the previous version no longer present. Null if not computed.
+    pub rows_removed: Option<i64>,
     pub fields_added: Vec<String>,
     pub fields_removed: Vec<String>,
     /// Fields whose type changed: `{"name", "from", "to"}`.
@@ -139,6 +144,8 @@ impl From<&Version> for VersionView {
             changes: ChangesView {
                 previous: v.changes.previous,
                 rows_delta: v.changes.rows_delta,
+                rows_added: v.changes.rows_added,
+                rows_removed: v.changes.rows_removed,
                 fields_added: v.changes.fields_added.clone(),
                 fields_removed: v.changes.fields_removed.clone(),
                 fields_retyped: v.changes.fields_retyped.iter().filter_map(|r| serde_json::to_value(r).ok()).collect(),
@@ -343,3 +350,6 @@ pub struct Health {
     #[schema(example = "ok")]
     pub status: String,
 }
+
+mod publishing;
+pub use publishing::*;

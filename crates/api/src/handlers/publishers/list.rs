@@ -1,4 +1,4 @@
-//! `GET /api/v1/publishers`.
+//! `GET /api/v1/publishers`: the agencies.
 
 use axum::Json;
 use axum::extract::State;
