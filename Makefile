@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= ./data
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: help run test build publish rust-test client-test fmt lint openapi toolchain venv clean
+.PHONY: help run test build publish rust-test client-test fmt lint openapi toolchain venv curl clean
 
 help:
 	@echo "make run      build, publish datasets/ into $(DATA_DIR), serve on http://$(ADDR) (docs at /docs)"
@@ -45,7 +45,13 @@ venv: toolchain $(VENV)/.stamp
 rust-test: build
 	OPENDATA_BIN=$(BIN) cargo test --locked --workspace
 
-client-test: build venv
+# curl is the client of the README's publishing examples; the client checks run them with it.
+curl:
+	@command -v curl >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq curl; fi; }
+
+client-test: build venv curl
 	OPENDATA_BIN=$(BIN) $(PY) -m pytest -q tests/clients
 
 test: rust-test client-test

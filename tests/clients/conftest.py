@@ -1,6 +1,7 @@
 """A real `opendata serve` on a free port, with the bundled datasets published into a
 temporary data folder; stopped when the session ends."""
 
+import contextlib
 import json
 import os
 import socket
@@ -47,15 +48,18 @@ class Api:
         return status, json.loads(body)
 
 
-@pytest.fixture(scope="session")
-def api(tmp_path_factory):
-    binary = _binary()
-    data_dir = tmp_path_factory.mktemp("data")
+def publish(data_dir, folder=ROOT / "datasets"):
     env = dict(os.environ, RUST_LOG="warn")
-    subprocess.run([binary, "publish", "--data-dir", str(data_dir), str(ROOT / "datasets")], check=True, env=env)
+    subprocess.run([_binary(), "publish", "--data-dir", str(data_dir), str(folder)], check=True, env=env)
+
+
+@contextlib.contextmanager
+def serve(data_dir, **env_extra):
+    """`opendata serve` on a free port over `data_dir`, stopped on exit."""
+    env = dict(os.environ, RUST_LOG="warn", **env_extra)
     port = _free_port()
     server = subprocess.Popen(
-        [binary, "serve", "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{port}"], env=env
+        [_binary(), "serve", "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{port}"], env=env
     )
     try:
         deadline = time.monotonic() + 30
@@ -71,3 +75,11 @@ def api(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    publish(data_dir)
+    with serve(data_dir) as api:
+        yield api

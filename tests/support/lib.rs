@@ -37,6 +37,7 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub data_dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -52,18 +53,40 @@ impl Server {
 
     /// Serve an existing data folder.
     pub fn start(data_dir: tempfile::TempDir) -> Self {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
+        Self::start_with_env(data_dir, &[])
+    }
+
+    /// Serve an existing data folder with extra environment (`OPENDATA_ADMIN_TOKEN`…).
+    pub fn start_with_env(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let (child, base) = Self::spawn(data_dir.path(), &env);
+        let server = Self { child, base, data_dir, env };
+        server.wait_ready();
+        server
+    }
+
+    fn spawn(data_dir: &Path, env: &[(String, String)]) -> (Child, String) {
+        let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(binary())
-            .args(["serve", "--data-dir", &data_dir.path().to_string_lossy(), "--addr", &addr])
+            .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--addr", &addr])
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn opendata serve");
-        let server = Self { child, base: format!("http://{addr}"), data_dir };
-        server.wait_ready();
-        server
+        (child, format!("http://{addr}"))
+    }
+
+    /// SIGKILL the server (no shutdown of any kind), then start it again on the same data
+    /// folder, on a new port.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = Self::spawn(self.data_dir.path(), &self.env);
+        self.child = child;
+        self.base = base;
+        self.wait_ready();
     }
 
     fn wait_ready(&self) {

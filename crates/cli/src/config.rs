@@ -63,10 +63,10 @@ pub enum KeysCommand {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Folder for the catalog database and the Parquet files.
-    #[arg(long, env = "OPENDATA_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "OPENDATA_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Catalog database URL (default: SQLite `catalog.sqlite` in the data folder).
-    #[arg(long, env = "OPENDATA_DATABASE_URL")]
+    #[arg(long, env = "OPENDATA_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 }
 

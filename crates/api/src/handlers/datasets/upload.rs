@@ -167,7 +167,8 @@ pub async fn upload_version(
         return Ok(response);
     }
     let job = running.await??;
-    let mut response = finished(&app, &job).await?;
+    // A refusal is logged with its job too.
+    let mut response = finished(&app, &job).await.unwrap_or_else(IntoResponse::into_response);
     response.extensions_mut().insert(note(&job));
     Ok(response)
 }
