@@ -58,8 +58,11 @@ def serve(data_dir, **env_extra):
     """`opendata serve` on a free port over `data_dir`, stopped on exit."""
     env = dict(os.environ, RUST_LOG="warn", **env_extra)
     port = _free_port()
+    # The server stops when its standard input closes, even if pytest is killed.
     server = subprocess.Popen(
-        [_binary(), "serve", "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{port}"], env=env
+        [_binary(), "serve", "--data-dir", str(data_dir), "--addr", f"127.0.0.1:{port}", "--exit-on-stdin-eof"],
+        env=env,
+        stdin=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30

@@ -126,15 +126,30 @@ async fn csv_has_the_same_rows() {
 }
 
 #[tokio::test]
-async fn paging_links_pin_the_version() {
+async fn paging_cursors_pin_the_version_and_refuse_tampering() {
     let (_, body) = get_json(&format!("{ADMIN_UNITS}/records?limit=2&select=ward_code")).await;
     assert_eq!(body["total"], 526);
     assert_eq!(body["items"], serde_json::json!([{"ward_code": "00001"}, {"ward_code": "00004"}]));
     let next = body["links"]["next"].as_str().unwrap();
-    assert_eq!(next, format!("{ADMIN_UNITS}/records?limit=2&select=ward_code&offset=2&version=1"));
-    let (_, page2) = get_json(next).await;
-    assert_eq!(page2["offset"], 2);
+    let prefix = format!("{ADMIN_UNITS}/records?limit=2&select=ward_code&cursor=");
+    assert!(next.starts_with(&prefix), "{next}");
+    let (status, page2) = get_json(next).await;
+    assert_eq!(status, 200, "{page2}");
+    assert_eq!((page2["offset"].as_u64(), page2["version"].as_i64()), (Some(2), Some(1)));
     assert_eq!(page2["items"][0]["ward_code"], "00006");
+    let (_, page3) = get_json(page2["links"]["next"].as_str().unwrap()).await;
+    assert_eq!(page3["offset"], 4);
+
+    // A changed token, or the token with another query, is refused.
+    let token = &next[prefix.len()..];
+    let mut forged = token.to_string();
+    forged.replace_range(0..1, if token.starts_with('M') { "N" } else { "M" });
+    let (status, body) = get_json(&format!("{prefix}{forged}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_cursor")), "{body}");
+    let (status, body) = get_json(&format!("{ADMIN_UNITS}/records?limit=2&select=ward_name&cursor={token}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_cursor")), "{body}");
+    let (status, _) = get_json(&format!("{next}&offset=3")).await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

@@ -175,14 +175,32 @@ async fn agency_publishes_a_fixture_and_a_refused_file_changes_nothing() {
         .unwrap();
     assert_eq!(csv_after, csv_before);
 
-    // The audit log has it all, with the client's address.
-    let (status, log) =
-        agency.send(Method::GET, &format!("/api/v1/audit?publisher={PUBLISHER}"), Some(ADMIN), Value::Null).await;
-    assert_eq!(status, 200);
-    let statuses: Vec<u64> = log["items"].as_array().unwrap().iter().map(|e| e["status"].as_u64().unwrap()).collect();
-    assert_eq!(statuses, [202, 422, 202, 201, 201, 201], "{log}");
-    assert_eq!(log["items"][0]["address"], "127.0.0.1");
-    let refused = &log["items"][1];
+    // The audit log has it all, with the client's address; each job leaves its outcome too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let (status, log) =
+            agency.send(Method::GET, &format!("/api/v1/audit?publisher={PUBLISHER}"), Some(ADMIN), Value::Null).await;
+        assert_eq!(status, 200);
+        let finished = log["items"].as_array().unwrap().iter().filter(|e| e["action"] == "job finished").count();
+        if finished == 3 || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let entries = log["items"].as_array().unwrap();
+    let requests: Vec<u64> =
+        entries.iter().filter(|e| e["action"] != "job finished").map(|e| e["status"].as_u64().unwrap()).collect();
+    assert_eq!(requests, [202, 422, 202, 201, 201, 201], "{log}");
+    let mut jobs: Vec<(u64, Option<&str>)> = entries
+        .iter()
+        .filter(|e| e["action"] == "job finished")
+        .map(|e| (e["status"].as_u64().unwrap(), e["detail"]["error"].as_str()))
+        .collect();
+    jobs.sort();
+    assert_eq!(jobs, [(201, None), (422, Some("corrupt_file")), (422, Some("ragged_rows"))], "{log}");
+    let upload = entries.iter().find(|e| e["action"] != "job finished").unwrap();
+    assert_eq!(upload["address"], "127.0.0.1");
+    let refused = entries.iter().find(|e| e["status"] == 422 && e["action"] != "job finished").unwrap();
     assert_eq!(refused["detail"]["error"], "ragged_rows");
     assert_eq!(refused["detail"]["file"], "ragged.csv");
     assert!(refused["detail"]["job"].as_str().unwrap().starts_with("job_"), "{refused}");
@@ -264,6 +282,18 @@ async fn kill_during_uploads_leaves_old_or_new_never_a_mix() {
             }
         }
 
+        // Whatever the kill interrupted, no job of the dataset is left queued or running.
+        let (status, jobs) =
+            agency.send(Method::GET, &format!("{DATASET}/jobs"), Some(&agency.key.clone()), Value::Null).await;
+        assert_eq!(status, 200, "{jobs}");
+        let stuck: Vec<&Value> = jobs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["state"] == "queued" || j["state"] == "running")
+            .collect();
+        assert!(stuck.is_empty(), "iteration {i}: jobs left unfinished: {stuck:?}");
+
         // No orphans: one Parquet file per version, no temporary files, no uploads.
         let data = agency.server.data_dir.path();
         let blobs: Vec<String> = std::fs::read_dir(data.join("blobs/bo-thu-nghiem"))
@@ -272,6 +302,13 @@ async fn kill_during_uploads_leaves_old_or_new_never_a_mix() {
             .collect();
         assert_eq!(blobs.len(), items.len(), "iteration {i}: files {blobs:?} for {} versions", items.len());
         assert!(blobs.iter().all(|b| b.ends_with(".parquet")), "iteration {i}: {blobs:?}");
+        let mut referenced: Vec<String> = items
+            .iter()
+            .map(|v| format!("v{}-", v["version"]))
+            .filter(|prefix| !blobs.iter().any(|b| b.starts_with(prefix.as_str())))
+            .collect();
+        referenced.sort();
+        assert!(referenced.is_empty(), "iteration {i}: versions without their file: {referenced:?}");
         let uploads: Vec<_> = std::fs::read_dir(data.join("uploads")).unwrap().collect();
         assert!(uploads.is_empty(), "iteration {i}: uploads left: {uploads:?}");
     }

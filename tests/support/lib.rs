@@ -32,7 +32,9 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-/// A running `opendata serve` with its own data folder; killed on drop.
+/// A running `opendata serve` with its own data folder; killed on drop, and stopping by itself
+/// when this process ends (its standard input closes), so a server held in a `static` never
+/// outlives the tests.
 pub struct Server {
     child: Child,
     pub base: String,
@@ -68,7 +70,8 @@ impl Server {
     fn spawn(data_dir: &Path, env: &[(String, String)]) -> (Child, String) {
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(binary())
-            .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--addr", &addr])
+            .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--addr", &addr, "--exit-on-stdin-eof"])
+            .stdin(Stdio::piped())
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())

@@ -201,7 +201,8 @@ async fn publisher_of_path(app: &AppState, path: &str) -> Option<String> {
     app.catalog.dataset(id).await.ok().map(|d| d.metadata.publisher.id)
 }
 
-/// Resolve the caller, run the request, and audit it when it is a write.
+/// Resolve the caller, run the request, and audit it when it is a write. A write runs in a
+/// task of its own: a client that hangs up does not cut it (or its audit entry) short.
 pub async fn layer(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let principal = match resolve(&app, request.headers()).await {
         Ok(p) => p,
@@ -216,8 +217,11 @@ pub async fn layer(State(app): State<AppState>, mut request: Request, next: Next
     let target = request.uri().path().to_string();
     let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     request.extensions_mut().insert(principal.clone());
-    let response = next.run(request).await;
-    if write {
+    if !write {
+        return next.run(request).await;
+    }
+    let task = tokio::spawn(async move {
+        let response = next.run(request).await;
         let note = response.extensions().get::<AuditNote>().cloned().unwrap_or_default();
         let mut detail = note.detail;
         if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
@@ -229,24 +233,45 @@ pub async fn layer(State(app): State<AppState>, mut request: Request, next: Next
                 _ => serde_json::json!({ "error": code }),
             };
         }
-        let publisher_id = match note.publisher {
+        let publisher = match note.publisher {
             Some(p) => Some(p),
             None => publisher_of_path(&app, &target).await,
-        }
-        .or_else(|| principal.key().map(|k| k.publisher_id.clone()));
-        let entry = NewAuditEntry {
-            actor: principal.actor(),
-            key_id: principal.key().map(|k| k.id.clone()),
-            publisher_id,
+        };
+        let entry = principal.audit_entry(publisher, action, target, address, response.status().as_u16(), detail);
+        record(&app, &entry).await;
+        response
+    });
+    task.await.unwrap_or_else(|e| ApiError::internal(e).into_response())
+}
+
+/// Write an audit entry; a failure is logged (the write it describes has happened).
+pub async fn record(app: &AppState, entry: &NewAuditEntry) {
+    if let Err(e) = app.catalog.record_audit(entry).await {
+        tracing::error!(error = %e, ?entry, "could not record a write in the audit log");
+    }
+}
+
+impl Principal {
+    /// An audit entry of this caller's write.
+    pub fn audit_entry(
+        &self,
+        publisher: Option<String>,
+        action: String,
+        target: String,
+        address: Option<String>,
+        status: u16,
+        detail: Value,
+    ) -> NewAuditEntry {
+        NewAuditEntry {
+            actor: self.actor(),
+            key_id: self.key().map(|k| k.id.clone()),
+            publisher_id: publisher.or_else(|| self.key().map(|k| k.publisher_id.clone())),
+            key_publisher_id: self.key().map(|k| k.publisher_id.clone()),
             action,
             target,
             address,
-            status: response.status().as_u16(),
+            status,
             detail,
-        };
-        if let Err(e) = app.catalog.record_audit(&entry).await {
-            tracing::error!(error = %e, ?entry, "could not record a write in the audit log");
         }
     }
-    response
 }

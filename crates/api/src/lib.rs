@@ -12,8 +12,8 @@ pub mod extract;
 pub mod handlers;
 pub mod middleware;
 pub mod openapi;
+pub mod output;
 pub mod state;
-pub mod stream;
 pub mod views;
 
 use axum::Router;
@@ -43,6 +43,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(datasets::versions::list_versions))
         .merge(uploads)
         .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::list_jobs))
         .routes(routes!(publishers::list::list_publishers, publishers::create::create_publisher))
         .routes(routes!(publishers::keys::create_key, publishers::keys::list_keys))
         .routes(routes!(publishers::keys::revoke_key))

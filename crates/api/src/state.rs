@@ -16,14 +16,22 @@ pub struct App {
     pub admin_token: Option<AdminToken>,
     /// Largest upload accepted (`OPENDATA_MAX_UPLOAD_BYTES`).
     pub max_upload_bytes: u64,
+    /// Signs page cursors. Every server of one catalog must share it: `opendata serve` reads it
+    /// from the catalog ([`Catalog::secret`]).
+    pub cursor_secret: Vec<u8>,
 }
 
 /// Uploads up to 1 GiB unless configured otherwise.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
 impl App {
+    /// An app with a cursor secret of its own (cursors it signs are valid for it alone).
     pub fn new(catalog: Catalog) -> Self {
-        Self { catalog, admin_token: None, max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES }
+        let cursor_secret = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos().to_le_bytes().to_vec())
+            .unwrap_or_default();
+        Self { catalog, admin_token: None, max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES, cursor_secret }
     }
 }
 

@@ -47,8 +47,10 @@ impl Actor {
 pub struct NewAuditEntry {
     pub actor: Actor,
     pub key_id: Option<String>,
-    /// The publisher acted as (a key's) or on (an admin's write about one publisher).
+    /// The publisher acted on (the dataset's or the path's), or else the key's.
     pub publisher_id: Option<String>,
+    /// The publisher of the key used, when a key was used.
+    pub key_publisher_id: Option<String>,
     /// What was done: `POST /api/v1/datasets/{id}/versions`, `publish`…
     pub action: String,
     /// What it was done to: the request path, or a dataset id.
@@ -69,6 +71,7 @@ pub struct AuditEntry {
     pub actor: Actor,
     pub key_id: Option<String>,
     pub publisher_id: Option<String>,
+    pub key_publisher_id: Option<String>,
     pub action: String,
     pub target: String,
     pub address: Option<String>,
@@ -79,6 +82,7 @@ pub struct AuditEntry {
 /// Filters of the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
+    /// Writes on this publisher's data, or with one of its keys.
     pub publisher: Option<String>,
     pub limit: usize,
     pub offset: usize,
@@ -87,13 +91,14 @@ pub struct AuditQuery {
 impl Catalog {
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<()> {
         sqlx::query(
-            "INSERT INTO audit (at, actor, key_id, publisher_id, action, target, address, status, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (at, actor, key_id, publisher_id, key_publisher_id, action, target, address, status,
+               detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(now().to_rfc3339())
         .bind(entry.actor.as_str())
         .bind(&entry.key_id)
         .bind(&entry.publisher_id)
+        .bind(&entry.key_publisher_id)
         .bind(&entry.action)
         .bind(&entry.target)
         .bind(&entry.address)
@@ -106,12 +111,15 @@ impl Catalog {
 
     /// Entries newest first, and the total before paging.
     pub async fn audit(&self, query: &AuditQuery) -> Result<(i64, Vec<AuditEntry>)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE ?1 IS NULL OR publisher_id = ?1")
-            .bind(&query.publisher)
-            .fetch_one(&self.pool)
-            .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit WHERE ?1 IS NULL OR publisher_id = ?1 OR key_publisher_id = ?1",
+        )
+        .bind(&query.publisher)
+        .fetch_one(&self.pool)
+        .await?;
         let rows = sqlx::query(
-            "SELECT * FROM audit WHERE ?1 IS NULL OR publisher_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+            "SELECT * FROM audit WHERE ?1 IS NULL OR publisher_id = ?1 OR key_publisher_id = ?1
+             ORDER BY id DESC LIMIT ?2 OFFSET ?3",
         )
         .bind(&query.publisher)
         .bind(query.limit as i64)
@@ -128,6 +136,7 @@ impl Catalog {
                     actor: Actor::parse(r.get("actor")),
                     key_id: r.get("key_id"),
                     publisher_id: r.get("publisher_id"),
+                    key_publisher_id: r.get("key_publisher_id"),
                     action: r.get("action"),
                     target: r.get("target"),
                     address: r.get("address"),

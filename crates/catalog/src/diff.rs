@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -31,35 +31,40 @@ fn row_hashes(df: &DataFrame, fields: &[String]) -> Result<Vec<u64>> {
     Ok(hashes)
 }
 
-fn read(path: &Path, fields: &[String]) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|e| CatalogError::io(path, e))?;
-    ParquetReader::new(file)
-        .with_columns(Some(fields.to_vec()))
-        .finish()
-        .map_err(|e| CatalogError::Diff(format!("{}: {e}", path.display())))
+/// Rows read at a time: memory holds one slice of text, plus a hash per previous row.
+const SLICE_ROWS: usize = 128 * 1024;
+
+/// The hashes of the rows of a Parquet file with `rows` rows, slice by slice.
+fn for_each_hash(path: &Path, rows: usize, fields: &[String], mut f: impl FnMut(u64)) -> Result<()> {
+    let engine = |e: PolarsError| CatalogError::Diff(format!("{}: {e}", path.display()));
+    let scan = LazyFrame::scan_parquet(PlRefPath::try_from_path(path).map_err(engine)?, ScanArgsParquet::default())
+        .map_err(engine)?
+        .select(fields.iter().map(|n| col(n.as_str())).collect::<Vec<_>>());
+    let mut start = 0;
+    while start < rows {
+        let slice = scan.clone().slice(start as i64, SLICE_ROWS as IdxSize).collect().map_err(engine)?;
+        if slice.height() == 0 {
+            break;
+        }
+        start += slice.height();
+        row_hashes(&slice, fields)?.into_iter().for_each(&mut f);
+    }
+    Ok(())
 }
 
-/// (rows added, rows removed) from `previous` to `current`, over `common` fields.
-pub(crate) fn row_diff(previous: &Path, current: &Path, common: &[String]) -> Result<(i64, i64)> {
+/// (rows added, rows removed) from `previous` to `current` (each a file and its row count),
+/// over `common` fields.
+pub(crate) fn row_diff(previous: (PathBuf, usize), current: (PathBuf, usize), common: &[String]) -> Result<(i64, i64)> {
     if common.is_empty() {
-        let rows = |p: &Path| -> Result<i64> {
-            let file = std::fs::File::open(p).map_err(|e| CatalogError::io(p, e))?;
-            let mut reader = ParquetReader::new(file);
-            Ok(reader.num_rows().map_err(|e| CatalogError::Diff(e.to_string()))? as i64)
-        };
-        return Ok((rows(current)?, rows(previous)?));
+        return Ok((current.1 as i64, previous.1 as i64));
     }
-    let mut counts: HashMap<u64, i64> = HashMap::new();
-    for h in row_hashes(&read(previous, common)?, common)? {
-        *counts.entry(h).or_default() += 1;
-    }
+    let mut counts: HashMap<u64, i64> = HashMap::with_capacity(previous.1);
+    for_each_hash(&previous.0, previous.1, common, |h| *counts.entry(h).or_default() += 1)?;
     let mut added = 0;
-    for h in row_hashes(&read(current, common)?, common)? {
-        match counts.get_mut(&h) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => added += 1,
-        }
-    }
+    for_each_hash(&current.0, current.1, common, |h| match counts.get_mut(&h) {
+        Some(n) if *n > 0 => *n -= 1,
+        _ => added += 1,
+    })?;
     let removed = counts.values().sum();
     Ok((added, removed))
 }

@@ -131,18 +131,44 @@ pub struct NewJob {
     pub options: JobOptions,
 }
 
-/// Live state of the jobs of this process: progress of running ones, and the ingest slots.
+/// Live state of the jobs of this process: progress of running ones, the ingest slots, and
+/// how many jobs are under way (for a shutdown to wait on).
 #[derive(Debug)]
 pub(crate) struct JobBoard {
     progress: Mutex<HashMap<String, Progress>>,
     /// Ingest is CPU-bound: one job per core at a time, the others wait `queued`.
     slots: Semaphore,
+    active: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
 }
 
 impl Default for JobBoard {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Self { progress: Mutex::default(), slots: Semaphore::new(cores) }
+        Self {
+            progress: Mutex::default(),
+            slots: Semaphore::new(cores),
+            active: std::sync::atomic::AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+/// Counts a job as under way while it lives.
+struct Active<'a>(&'a JobBoard);
+
+impl<'a> Active<'a> {
+    fn new(board: &'a JobBoard) -> Self {
+        board.active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(board)
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 
@@ -226,10 +252,29 @@ impl Catalog {
         Ok(job)
     }
 
+    /// The latest `limit` jobs of a dataset, newest first.
+    pub async fn jobs_of(&self, dataset_id: &str, limit: usize) -> Result<Vec<Job>> {
+        let rows = sqlx::query("SELECT * FROM jobs WHERE dataset_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?")
+            .bind(dataset_id)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let mut job = job_from_row(r)?;
+                if job.state == JobState::Running {
+                    job.progress = self.jobs.get(&job.id);
+                }
+                Ok(job)
+            })
+            .collect()
+    }
+
     /// Run a queued job on `input` to its end: ingest, then publish. The outcome is in the
     /// returned job; `Err` is only for a catalog that cannot record it. `remove_input` deletes
     /// the file afterwards (an upload), whatever the outcome.
     pub async fn run_job(&self, id: &str, input: &Path, remove_input: bool) -> Result<Job> {
+        let _active = Active::new(&self.jobs);
         let outcome = self.run_job_inner(id, input).await;
         if remove_input {
             let _ = std::fs::remove_file(input);
@@ -246,15 +291,58 @@ impl Catalog {
         self.job(id).await
     }
 
+    /// Wait until no job is under way, or `timeout` has passed; true when none is.
+    pub async fn drain_jobs(&self, timeout: std::time::Duration) -> bool {
+        let idle = async {
+            loop {
+                let notified = self.jobs.idle.notified();
+                if self.jobs.active.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, idle).await.is_ok()
+    }
+
+    /// Mark a job that ran (it now holds the dataset's lock) as succeeded without a new
+    /// version: its file is the latest version's.
+    async fn finish_unchanged(&self, id: &str, latest: &crate::model::Version, report: Option<&Report>) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'succeeded', finished_at = ?, rows = ?, version = ?, unchanged = 1, report = ?
+             WHERE id = ?",
+        )
+        .bind(now().to_rfc3339())
+        .bind(latest.rows)
+        .bind(latest.number)
+        .bind(serde_json::to_string(report.unwrap_or(&latest.report))?)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// `Ok` when the job succeeded (and is recorded so); `Err` with why it failed.
+    ///
+    /// Jobs of one dataset run one after the other, in the order they started waiting (the
+    /// dataset's lock is fair), so the last upload sent is the last version published. A job
+    /// waiting for its dataset holds no ingest slot.
     async fn run_job_inner(&self, id: &str, input: &Path) -> Result<(), JobError> {
         let internal = |e: CatalogError| JobError::from(&e);
         let job = self.job(id).await.map_err(internal)?;
-        let _slot = self.jobs.slots.acquire().await.map_err(|e| internal(CatalogError::Join(e.to_string())))?;
+        let lock = self.publish_lock(&job.dataset_id);
+        let _dataset_turn = lock.lock().await;
         let dataset = self.dataset(&job.dataset_id).await.map_err(internal)?;
         if dataset.withdrawn_at.is_some() {
             return Err(internal(CatalogError::DatasetWithdrawn(job.dataset_id.clone())));
         }
+        // The same file as the latest version: nothing to read.
+        if let Ok(latest) = self.version(&job.dataset_id, None).await
+            && latest.source_sha256 == job.source_sha256
+        {
+            return self.finish_unchanged(id, &latest, None).await.map_err(internal);
+        }
+        let _slot = self.jobs.slots.acquire().await.map_err(|e| internal(CatalogError::Join(e.to_string())))?;
         sqlx::query("UPDATE jobs SET state = ?, started_at = ? WHERE id = ?")
             .bind(JobState::Running.as_str())
             .bind(now().to_rfc3339())
@@ -263,7 +351,7 @@ impl Catalog {
             .await
             .map_err(|e| internal(e.into()))?;
         self.jobs.set(id, Some(Progress { bytes_total: job.source_bytes, ..Progress::default() }));
-        let ingested = {
+        let mut ingested = {
             let board = self.jobs.clone();
             let (id, path, options) = (id.to_string(), input.to_path_buf(), job.options.to_ingest());
             tokio::task::spawn_blocking(move || {
@@ -273,28 +361,15 @@ impl Catalog {
             .map_err(|e| internal(CatalogError::Join(e.to_string())))?
             .map_err(|e| JobError::from(&e))?
         };
+        // The report names the file as the agency sent it, not as it was stored.
+        ingested.report.source = job.source_name.clone().or(ingested.report.source);
         let source =
             SourceFile { name: job.source_name.clone(), sha256: job.source_sha256.clone(), bytes: job.source_bytes };
-        let rows = ingested.table.rows() as i64;
         let report = ingested.report.clone();
-        match self.publish_job(&job.dataset_id, ingested, source, Some(id)).await.map_err(internal)? {
+        match self.publish_locked(&job.dataset_id, ingested, source, Some(id)).await.map_err(internal)? {
             // Recorded as succeeded in the version's own transaction.
             Published::Created(_) => Ok(()),
-            Published::Unchanged(v) => {
-                sqlx::query(
-                    "UPDATE jobs SET state = 'succeeded', finished_at = ?, rows = ?, version = ?, unchanged = 1,
-                       report = ? WHERE id = ?",
-                )
-                .bind(now().to_rfc3339())
-                .bind(rows)
-                .bind(v.number)
-                .bind(serde_json::to_string(&report).map_err(|e| internal(e.into()))?)
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| internal(e.into()))?;
-                Ok(())
-            }
+            Published::Unchanged(v) => self.finish_unchanged(id, &v, Some(&report)).await.map_err(internal),
         }
     }
 

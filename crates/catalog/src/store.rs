@@ -23,6 +23,7 @@ use crate::model::{
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "publishing", include_str!("../migrations/0002_publishing.sql")),
+    (3, "settings", include_str!("../migrations/0003_settings.sql")),
 ];
 
 /// The file a version is published from.
@@ -115,6 +116,21 @@ impl Catalog {
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// A secret shared by every server on this catalog (created on first use): 32 random
+    /// bytes, e.g. to sign page cursors.
+    pub async fn secret(&self, name: &str) -> Result<Vec<u8>> {
+        let key = format!("secret:{name}");
+        let fresh = hex::encode(crate::keys::random_bytes::<32>()?);
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(&key)
+            .bind(&fresh)
+            .execute(&self.pool)
+            .await?;
+        let value: String =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(&key).fetch_one(&self.pool).await?;
+        hex::decode(value).map_err(|e| CatalogError::InvalidMetadata(format!("setting {key}: {e}")))
     }
 
     /// The folder uploads are received into (on the same file system as the blobs).
@@ -238,6 +254,16 @@ impl Catalog {
         .execute(&mut *tx)
         .await?;
         let json = serde_json::to_string(meta)?;
+        let owner: Option<String> = sqlx::query_scalar("SELECT publisher_id FROM datasets WHERE id = ?")
+            .bind(&meta.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(owner) = owner.filter(|o| o != &meta.publisher.id) {
+            return Err(CatalogError::InvalidMetadata(format!(
+                "dataset `{}` belongs to publisher `{owner}`, not `{}`: a dataset does not change hands",
+                meta.id, meta.publisher.id
+            )));
+        }
         let existing: Option<String> = sqlx::query_scalar("SELECT metadata FROM datasets WHERE id = ?")
             .bind(&meta.id)
             .fetch_optional(&mut *tx)
@@ -380,7 +406,7 @@ impl Catalog {
         Self::version_from_row(&row)
     }
 
-    fn publish_lock(&self, dataset_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn publish_lock(&self, dataset_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.publish_locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         locks.entry(dataset_id.to_string()).or_default().clone()
     }
@@ -399,9 +425,20 @@ impl Catalog {
         source: SourceFile,
         job: Option<&str>,
     ) -> Result<Published> {
-        self.dataset(dataset_id).await?;
         let lock = self.publish_lock(dataset_id);
         let _guard = lock.lock().await;
+        self.publish_locked(dataset_id, ingested, source, job).await
+    }
+
+    /// [`Catalog::publish_job`] by a caller that holds the dataset's lock.
+    pub(crate) async fn publish_locked(
+        &self,
+        dataset_id: &str,
+        ingested: Ingested,
+        source: SourceFile,
+        job: Option<&str>,
+    ) -> Result<Published> {
+        self.dataset(dataset_id).await?;
         let previous = match self.version(dataset_id, None).await {
             Ok(v) => Some(v),
             Err(CatalogError::NoVersion(_)) => None,
@@ -426,8 +463,8 @@ impl Catalog {
         let mut changes = Changes::between(previous.as_ref(), &schema, rows);
         if let Some(prev) = &previous {
             let common = Changes::common_fields(&prev.schema, &schema);
-            let (old, new) = (self.blob_path(prev), dir.join(&blob_name));
-            match tokio::task::spawn_blocking(move || crate::diff::row_diff(&old, &new, &common)).await {
+            let (old, new) = ((self.blob_path(prev), prev.rows as usize), (dir.join(&blob_name), rows as usize));
+            match tokio::task::spawn_blocking(move || crate::diff::row_diff(old, new, &common)).await {
                 Ok(Ok((added, removed))) => (changes.rows_added, changes.rows_removed) = (Some(added), Some(removed)),
                 Ok(Err(e)) => tracing::warn!(dataset = dataset_id, error = %e, "rows added and removed not computed"),
                 Err(e) => tracing::warn!(dataset = dataset_id, error = %e, "rows added and removed not computed"),

@@ -77,13 +77,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "OPENDATA_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Token of the administrator (creates publishers and keys). Without it the admin
-    /// endpoints answer 403.
-    #[arg(long, env = "OPENDATA_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
     /// Largest upload accepted, in bytes (default 1 GiB).
     #[arg(long, env = "OPENDATA_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
     pub max_upload_bytes: u64,
+    /// Stop when standard input closes (how test harnesses make sure a server they started
+    /// never outlives them).
+    #[arg(long, hide = true)]
+    pub exit_on_stdin_eof: bool,
 }
 
 #[derive(Debug, Args)]

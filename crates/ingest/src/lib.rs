@@ -170,8 +170,9 @@ pub fn ingest_path(
 ) -> Result<Ingested> {
     use std::io::{Read, Seek};
     let filename = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let io_error =
-        |e: std::io::Error| IngestError::BadOption { option: "file", message: format!("{}: {e}", path.display()) };
+    // The file's name only: the folder it sits in is the server's business.
+    let shown = filename.clone().unwrap_or_default();
+    let io_error = |e: std::io::Error| IngestError::BadOption { option: "file", message: format!("{shown}: {e}") };
     let mut file = std::fs::File::open(path).map_err(io_error)?;
     let size = file.metadata().map_err(io_error)?.len();
     check_size(size, options)?;

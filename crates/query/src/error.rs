@@ -18,6 +18,10 @@ pub enum QueryError {
     LimitTooLarge { value: usize, max: usize, format: String },
     #[error("parameter `{param}`: {message}")]
     InvalidParameter { param: String, message: String },
+    #[error("parameter `{param}`, at position {position}: {message}{}", valid_fields.as_ref().map(|v| format!("; valid fields: {}", v.join(", "))).unwrap_or_default())]
+    Expression { param: String, position: usize, message: String, valid_fields: Option<Vec<String>> },
+    #[error("parameter `cursor`: {0}")]
+    InvalidCursor(String),
     #[error("query failed: {0}")]
     Engine(String),
 }
@@ -31,6 +35,10 @@ impl QueryError {
             Self::UnknownOperator { .. } => "unknown_operator",
             Self::OperatorNotApplicable { .. } => "invalid_operator",
             Self::LimitTooLarge { .. } => "invalid_limit",
+            Self::Expression { valid_fields: Some(_), .. } => "unknown_field",
+            Self::Expression { param, .. } if param == "where" => "invalid_where",
+            Self::Expression { .. } => "invalid_select",
+            Self::InvalidCursor(_) => "invalid_cursor",
             Self::InvalidParameter { param, .. } => match param.as_str() {
                 "limit" => "invalid_limit",
                 "offset" => "invalid_offset",
@@ -64,6 +72,11 @@ impl QueryError {
                 serde_json::json!({ "parameter": param })
             }
             Self::LimitTooLarge { max, .. } => serde_json::json!({ "parameter": "limit", "max": max }),
+            Self::Expression { param, position, valid_fields, .. } => match valid_fields {
+                Some(v) => serde_json::json!({ "parameter": param, "position": position, "valid_fields": v }),
+                None => serde_json::json!({ "parameter": param, "position": position }),
+            },
+            Self::InvalidCursor(_) => serde_json::json!({ "parameter": "cursor" }),
             Self::Engine(_) => Value::Null,
         }
     }

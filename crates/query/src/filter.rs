@@ -78,7 +78,7 @@ pub enum Value {
 }
 
 impl Value {
-    fn expr(&self) -> Expr {
+    pub fn expr(&self) -> Expr {
         match self {
             Value::Bool(b) => lit(*b),
             Value::Int(i) => lit(*i),

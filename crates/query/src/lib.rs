@@ -4,8 +4,11 @@
 //! ([`params`], [`filter`]), run against a version's Parquet with polars ([`plan`]), and the
 //! output encoders ([`encode`]). HTTP-free: the API crate extracts parameters and streams bytes.
 
+pub mod aggregate;
+pub mod cursor;
 pub mod encode;
 pub mod error;
+pub mod expr;
 pub mod filter;
 pub mod fold;
 pub mod params;

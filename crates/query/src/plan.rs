@@ -12,6 +12,7 @@ use std::path::Path;
 use opendata_ingest::Field;
 use polars::prelude::*;
 
+use crate::aggregate::SelectItem;
 use crate::error::Result;
 use crate::params::RecordsQuery;
 
@@ -41,6 +42,10 @@ fn sorted(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
     }
     let by: Vec<Expr> = query.sort.iter().map(|s| col(s.field.as_str())).collect();
     let desc: Vec<bool> = query.sort.iter().map(|s| s.descending).collect();
+    sort_by(lf, by, desc)
+}
+
+fn sort_by(lf: LazyFrame, by: Vec<Expr>, desc: Vec<bool>) -> LazyFrame {
     lf.sort_by_exprs(
         by,
         SortMultipleOptions::default()
@@ -50,25 +55,99 @@ fn sorted(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
     )
 }
 
-/// One page of matching rows and how many rows match in all.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub total: usize,
-    pub frame: DataFrame,
-}
-
-/// Count the matching rows and collect one page of them.
-pub fn page(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<Page> {
+/// The matching rows of the file.
+fn filtered(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<LazyFrame> {
     let mut lf = scan(path)?;
     if let Some(p) = query.predicate(fields) {
         lf = lf.filter(p);
     }
-    let total_df = lf.clone().select([len()]).collect()?;
-    let total = total_df.column("len")?.get(0)?.extract::<u64>().unwrap_or(0) as usize;
+    Ok(lf)
+}
+
+/// The groups (or the one row) of an aggregating query, in the `select` order, sorted by
+/// `sort` or else by the group fields.
+fn aggregated(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
+    let aggs: Vec<Expr> = query
+        .select
+        .iter()
+        .filter_map(|i| match i {
+            SelectItem::Aggregate(a) => Some(a.expr()),
+            SelectItem::Field(_) => None,
+        })
+        .collect();
+    let order: Vec<Expr> = query.select.iter().map(|i| col(i.name())).collect();
+    if query.group_by.is_empty() {
+        return lf.select(aggs).select(order);
+    }
+    let keys: Vec<Expr> = query.group_by.iter().map(|g| col(g.as_str())).collect();
+    let grouped = lf.group_by(keys).agg(aggs).select(order);
+    if query.sort.is_empty() {
+        let by = query.group_by.iter().map(|g| col(g.as_str())).collect();
+        sort_by(grouped, by, vec![false; query.group_by.len()])
+    } else {
+        sorted(grouped, query)
+    }
+}
+
+/// The answer before paging: sorted rows (projected later), or sorted groups.
+fn shaped(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
+    if query.aggregating() { aggregated(lf, query) } else { sorted(lf, query) }
+}
+
+/// One page of matching rows (or groups), how many there are in all, and the facets.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub total: usize,
+    pub frame: DataFrame,
+    /// Per `facet` field: a frame of `value` and `count`, most frequent first.
+    pub facets: Vec<(String, DataFrame)>,
+}
+
+fn count(lf: LazyFrame) -> Result<usize> {
+    let df = lf.select([len()]).collect()?;
+    Ok(df.column("len")?.get(0)?.extract::<u64>().unwrap_or(0) as usize)
+}
+
+/// Count the matching rows (or groups) and collect one page of them, and the facets.
+pub fn page(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<Page> {
+    let lf = filtered(path, query, fields)?;
     let limit = query.limit.unwrap_or(usize::MAX).min(u32::MAX as usize);
-    let frame =
-        sorted(lf, query).slice(query.offset as i64, limit as IdxSize).select(projection(query, fields)).collect()?;
-    Ok(Page { total, frame })
+    let (total, frame) = if query.aggregating() {
+        let groups = aggregated(lf.clone(), query).collect()?;
+        (groups.height(), groups.slice(query.offset as i64, limit))
+    } else {
+        let total = count(lf.clone())?;
+        let frame = sorted(lf.clone(), query)
+            .slice(query.offset as i64, limit as IdxSize)
+            .select(projection(query, fields))
+            .collect()?;
+        (total, frame)
+    };
+    let facets =
+        query.facets.iter().map(|f| Ok((f.clone(), facet(lf.clone(), f, query.facet_size)?))).collect::<Result<_>>()?;
+    Ok(Page { total, frame, facets })
+}
+
+/// How many rows (or groups) the query matches, before paging.
+pub fn total(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<usize> {
+    let lf = filtered(path, query, fields)?;
+    if query.aggregating() { count(aggregated(lf, query)) } else { count(lf) }
+}
+
+/// A frame with the answer's columns and types and no rows.
+pub fn empty_answer(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<DataFrame> {
+    let lf = filtered(path, query, fields)?;
+    let shaped = shaped(lf, query).limit(0);
+    Ok(if query.aggregating() { shaped.collect()? } else { shaped.select(projection(query, fields)).collect()? })
+}
+
+/// The `size` most frequent values of `field` (nulls included) with their counts; ties by value.
+pub fn facet(lf: LazyFrame, field: &str, size: usize) -> Result<DataFrame> {
+    let counted = lf.group_by([col(field)]).agg([len().cast(DataType::Int64).alias("count")]);
+    Ok(sort_by(counted, vec![col("count"), col(field)], vec![true, false])
+        .limit(size as IdxSize)
+        .select([col(field).alias("value"), col("count")])
+        .collect()?)
 }
 
 /// Matching rows in batches of at most [`BATCH_ROWS`].
@@ -95,7 +174,7 @@ impl Batches {
     pub fn new(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<Self> {
         let scan = scan(path)?;
         let take = query.limit.unwrap_or(usize::MAX);
-        let inner = if query.sort.is_empty() {
+        let inner = if query.sort.is_empty() && !query.aggregating() {
             BatchesInner::Windows {
                 rows: row_count(path)?,
                 scan: Box::new(scan),
@@ -110,10 +189,12 @@ impl Batches {
             if let Some(p) = query.predicate(fields) {
                 lf = lf.filter(p);
             }
-            let frame = sorted(lf, query)
-                .slice(query.offset as i64, take.min(u32::MAX as usize) as IdxSize)
-                .select(projection(query, fields))
-                .collect()?;
+            let shaped = shaped(lf, query).slice(query.offset as i64, take.min(u32::MAX as usize) as IdxSize);
+            let frame = if query.aggregating() {
+                shaped.collect()?
+            } else {
+                shaped.select(projection(query, fields)).collect()?
+            };
             BatchesInner::Sorted { frame, next: 0 }
         };
         Ok(Self { inner })

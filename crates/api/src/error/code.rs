@@ -17,6 +17,8 @@ pub const CODES: &[(&str, StatusCode)] = &[
     ("invalid_format", StatusCode::BAD_REQUEST),
     ("invalid_version", StatusCode::BAD_REQUEST),
     ("invalid_parameter", StatusCode::BAD_REQUEST),
+    ("invalid_where", StatusCode::BAD_REQUEST),
+    ("invalid_cursor", StatusCode::BAD_REQUEST),
     ("invalid_body", StatusCode::BAD_REQUEST),
     ("missing_file", StatusCode::BAD_REQUEST),
     ("bad_option", StatusCode::BAD_REQUEST),

@@ -171,6 +171,13 @@ impl From<&Job> for JobView {
     }
 }
 
+/// A dataset's jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobList {
+    pub dataset: String,
+    pub items: Vec<JobView>,
+}
+
 /// One recorded write.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditView {
@@ -181,8 +188,11 @@ pub struct AuditView {
     pub actor: String,
     /// The API key used, by its public id.
     pub key_id: Option<String>,
-    /// The publisher acted as or on.
+    /// The publisher acted on.
     pub publisher: Option<String>,
+    /// The publisher of the key used (differs from `publisher` when a key was refused on
+    /// another publisher's data).
+    pub key_publisher: Option<String>,
     /// Method and route.
     #[schema(example = "POST /api/v1/datasets/{id}/versions")]
     pub action: String,
@@ -205,6 +215,7 @@ impl From<&AuditEntry> for AuditView {
             actor: serde_json::to_value(e.actor).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             key_id: e.key_id.clone(),
             publisher: e.publisher_id.clone(),
+            key_publisher: e.key_publisher_id.clone(),
             action: e.action.clone(),
             target: e.target.clone(),
             address: e.address.clone(),

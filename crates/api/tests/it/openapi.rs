@@ -34,7 +34,8 @@ fn protected_operations_declare_their_security_scheme() {
     let schemes = spec["components"]["securitySchemes"].as_object().expect("security schemes");
     assert_eq!(schemes["publisher_key"]["scheme"], "bearer");
     assert_eq!(schemes["admin_token"]["scheme"], "bearer");
-    let protected_reads = ["/api/v1/jobs/{job}", "/api/v1/audit", "/api/v1/publishers/{publisher}/keys"];
+    let protected_reads =
+        ["/api/v1/jobs/{job}", "/api/v1/datasets/{id}/jobs", "/api/v1/audit", "/api/v1/publishers/{publisher}/keys"];
     let mut protected = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -49,5 +50,5 @@ fn protected_operations_declare_their_security_scheme() {
             }
         }
     }
-    assert_eq!(protected, 10, "the publishing operations");
+    assert_eq!(protected, 11, "the publishing operations");
 }

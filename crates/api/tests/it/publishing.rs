@@ -116,6 +116,7 @@ async fn authorization_matrix() {
         ("POST", format!("{DATASET}/versions?wait=true&filename=v2.csv"), None, [401, 401, 403, 401, 201, 201]),
         ("GET", "/api/v1/jobs/{job}".into(), None, with(publisher, 200)),
     ];
+    let reference = state(&world().await).await;
     let mut failures = Vec::new();
     for (method, uri, body, expected) in &cases {
         for (cred, want) in CREDS.iter().zip(expected) {
@@ -133,6 +134,10 @@ async fn authorization_matrix() {
             if status.as_u16() != *want {
                 failures.push(format!("{method} {uri} as {cred:?}: {status}, expected {want}: {answer}"));
             }
+            // A refused request changed nothing.
+            if !status.is_success() && state(&w).await != reference {
+                failures.push(format!("{method} {uri} as {cred:?}: refused ({status}) but the catalog changed"));
+            }
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 let code = answer["error"]["code"].as_str().unwrap_or_default();
                 let expected_code = match cred {
@@ -148,6 +153,26 @@ async fn authorization_matrix() {
         }
     }
     assert!(failures.is_empty(), "{} cells wrong:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// What a write could change: publishers, keys and their state, datasets and their metadata,
+/// versions. (Key ids and times differ between worlds; their count and state do not.)
+async fn state(w: &World) -> Value {
+    let c = w.app.catalog();
+    let publishers: Vec<String> = c.publishers().await.unwrap().into_iter().map(|p| p.id).collect();
+    let mut keys = Vec::new();
+    for p in &publishers {
+        let mut of_p: Vec<(String, bool)> =
+            c.keys(p).await.unwrap().iter().map(|k| (k.label.clone(), k.revoked_at.is_some())).collect();
+        of_p.sort();
+        keys.push(of_p);
+    }
+    let (_, datasets) = c.datasets(&opendata_catalog::DatasetQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let datasets: Vec<Value> = datasets
+        .iter()
+        .map(|d| json!({"id": d.metadata.id, "title": d.metadata.title, "withdrawn": d.withdrawn_at.is_some(), "version": d.latest_version}))
+        .collect();
+    json!({"publishers": publishers, "keys": keys, "datasets": datasets})
 }
 
 fn with(first: [u16; 5], admin: u16) -> [u16; 6] {
@@ -435,28 +460,39 @@ async fn audit_log_records_every_write_and_filters_by_publisher() {
     let secret = key["key_secret"].as_str().unwrap();
     assert!(secret.starts_with("odk_") && secret.len() >= 4 + 43, "256 bits of secret: {secret}");
 
-    // Everything about pub-a's dataset, refused attempts included, newest first.
+    // Everything about pub-a's dataset, refused attempts included, newest first. The upload's
+    // job leaves its own entry, before the upload's answer.
     let (status, log) = w.app.send("GET", "/api/v1/audit?publisher=pub-a", Some(ADMIN), None, Vec::new()).await;
     assert_eq!(status, StatusCode::OK);
-    let rows: Vec<(&str, u64, &str)> = log["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["action"].as_str().unwrap(), e["status"].as_u64().unwrap(), e["actor"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        rows,
-        [
-            ("PATCH /api/v1/datasets/{id}", 401, "anonymous"),
-            ("PATCH /api/v1/datasets/{id}", 403, "key"),
-            ("POST /api/v1/datasets/{id}/versions", 201, "key"),
-            ("POST /api/v1/datasets", 201, "key"),
-        ]
-    );
-    assert_eq!(log["total"], 4);
+    let rows = |log: &Value| -> Vec<(String, u64, String)> {
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap().into(),
+                    e["status"].as_u64().unwrap(),
+                    e["actor"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let expected: Vec<(String, u64, String)> = [
+        ("PATCH /api/v1/datasets/{id}", 401, "anonymous"),
+        ("PATCH /api/v1/datasets/{id}", 403, "key"),
+        ("POST /api/v1/datasets/{id}/versions", 201, "key"),
+        ("job finished", 201, "key"),
+        ("POST /api/v1/datasets", 201, "key"),
+    ]
+    .iter()
+    .map(|(a, s, k)| (a.to_string(), *s, k.to_string()))
+    .collect();
+    assert_eq!(rows(&log), expected);
     let refused = &log["items"][1];
     assert_eq!(refused["detail"]["error"], "forbidden");
     assert_eq!(refused["target"], DATASET);
+    assert_eq!(refused["key_publisher"], "pub-b");
     let other_key_id =
         w.app.catalog().keys("pub-b").await.unwrap().into_iter().find(|k| k.label == "other").unwrap().id;
     assert_eq!(refused["key_id"], other_key_id.as_str());
@@ -465,14 +501,20 @@ async fn audit_log_records_every_write_and_filters_by_publisher() {
     assert_eq!(upload["detail"]["version"], 1);
     assert_eq!(upload["detail"]["file"], "v1.csv");
     assert!(upload["detail"]["job"].as_str().unwrap().starts_with("job_"));
+    assert_eq!(log["items"][3]["detail"]["job"], upload["detail"]["job"]);
 
+    // pub-b's filter shows what was done to it and what its keys tried elsewhere.
     let (_, log) = w.app.send("GET", "/api/v1/audit?publisher=pub-b", Some(ADMIN), None, Vec::new()).await;
-    assert_eq!(log["items"][0]["action"], "POST /api/v1/publishers/{publisher}/keys");
-    assert_eq!(log["items"][0]["actor"], "admin");
+    let expected: Vec<(String, u64, String)> =
+        [("POST /api/v1/publishers/{publisher}/keys", 201, "admin"), ("PATCH /api/v1/datasets/{id}", 403, "key")]
+            .iter()
+            .map(|(a, s, k)| (a.to_string(), *s, k.to_string()))
+            .collect();
+    assert_eq!(rows(&log), expected);
     assert_eq!(log["items"][0]["key_id"], Value::Null);
     // Reads are not writes: not logged.
     let (_, all) = w.app.send("GET", "/api/v1/audit?limit=1", Some(ADMIN), None, Vec::new()).await;
-    assert_eq!(all["total"], 5);
+    assert_eq!(all["total"], 6);
     assert!(all["links"]["next"].as_str().unwrap().contains("offset=1"));
 }
 

@@ -102,7 +102,7 @@ async fn error_bodies() {
         (
             format!("{base}/records?format=xml"),
             StatusCode::BAD_REQUEST,
-            json!({"error": {"code": "invalid_format", "message": "parameter `format`: unsupported format `xml`; use one of: json, csv",
+            json!({"error": {"code": "invalid_format", "message": "parameter `format`: unsupported format `xml`; use one of: json, ndjson, csv, parquet, xlsx, geojson",
                    "details": {"parameter": "format"}}}),
         ),
         (
@@ -123,9 +123,9 @@ async fn error_bodies() {
             json!({"error": {"code": "invalid_parameter", "message": "Failed to deserialize query string: limit: invalid digit found in string", "details": null}}),
         ),
         (
-            format!("{base}/download?format=xlsx"),
+            format!("{base}/download?format=docx"),
             StatusCode::BAD_REQUEST,
-            json!({"error": {"code": "invalid_format", "message": "parameter `format`: unsupported format `xlsx`; use one of: csv, parquet",
+            json!({"error": {"code": "invalid_format", "message": "parameter `format`: unsupported format `docx`; use one of: csv, parquet, ndjson, json, xlsx, geojson",
                    "details": {"parameter": "format"}}}),
         ),
     ];

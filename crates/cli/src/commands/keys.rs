@@ -14,6 +14,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
         actor: Actor::Cli,
         key_id: None,
         publisher_id: Some(publisher.to_string()),
+        key_publisher_id: None,
         action: action.to_string(),
         target: format!("{publisher}/{key_id}"),
         address: None,

@@ -30,6 +30,7 @@ struct IngestSpec {
 }
 
 pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
+    let _lock = super::lock_data_dir(&args.store.data_dir)?;
     let catalog = Catalog::open(&args.store.data_dir, args.store.database_url.as_deref())
         .await
         .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?;
@@ -116,6 +117,7 @@ async fn publish_folder(catalog: &Catalog, folder: &Path) -> anyhow::Result<()> 
             actor: Actor::Cli,
             key_id: None,
             publisher_id: Some(metadata.publisher.id.clone()),
+            key_publisher_id: None,
             action: "publish".into(),
             target: metadata.id.clone(),
             address: None,

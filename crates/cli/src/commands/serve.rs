@@ -7,6 +7,7 @@ use opendata_catalog::Catalog;
 use crate::config::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let _lock = super::lock_data_dir(&args.store.data_dir)?;
     let catalog = Catalog::open(&args.store.data_dir, args.store.database_url.as_deref())
         .await
         .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?;
@@ -14,21 +15,55 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if recovery.jobs_failed + recovery.files_removed > 0 {
         tracing::warn!(?recovery, "recovered from an interrupted run");
     }
-    let mut app = App::new(catalog);
-    app.admin_token = args.admin_token.as_deref().filter(|t| !t.is_empty()).map(opendata_api::auth::AdminToken::new);
+    let cursor_secret = catalog.secret("cursor").await.context("cannot read the cursor secret")?;
+    let mut app = App::new(catalog.clone());
+    app.cursor_secret = cursor_secret;
+    // From the environment only: a command-line flag would show the token in `ps`.
+    let admin_token = std::env::var("OPENDATA_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
+    app.admin_token = admin_token.as_deref().map(opendata_api::auth::AdminToken::new);
     app.max_upload_bytes = args.max_upload_bytes;
-    let app = opendata_api::router(AppState::new(app));
+    let router = opendata_api::router(AppState::new(app));
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!("serving the API on http://{addr}/api/v1/datasets and the docs on http://{addr}/docs");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown())
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown(args.exit_on_stdin_eof))
         .await?;
+    // Uploads accepted with 202 finish rather than end `interrupted` (within reason).
+    if !catalog.drain_jobs(std::time::Duration::from_secs(60)).await {
+        tracing::warn!("stopping with jobs still running; they will be marked interrupted at the next start");
+    }
     Ok(())
 }
 
-async fn shutdown() {
+/// Standard input read to its end, on a thread of its own: a blocking read in the runtime's
+/// pool would keep the runtime from shutting down on a signal.
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+async fn shutdown(on_stdin_eof: bool) {
+    let stdin = async {
+        if on_stdin_eof {
+            stdin_closed().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        _ = signals() => {},
+        _ = stdin => tracing::info!("standard input closed"),
+    }
+    tracing::info!("shutting down");
+}
+
+async fn signals() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -43,5 +78,4 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     ctrl_c.await.unwrap_or(());
-    tracing::info!("shutting down");
 }

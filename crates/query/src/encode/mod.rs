@@ -2,7 +2,9 @@
 //! column downcast once per batch (no `serde_json::Value` per row).
 
 pub mod csv;
+pub mod geojson;
 pub mod json;
+pub mod xlsx;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use polars::prelude::*;

@@ -1,20 +1,23 @@
-//! `GET /api/v1/datasets/{id}/records`: filter, sort, select and page rows, as JSON or CSV.
+//! `GET /api/v1/datasets/{id}/records`: filter, search, aggregate, facet, sort, select and
+//! page rows, in any output format.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use opendata_query::cursor::{self, Cursor};
 use opendata_query::encode::csv::CsvOptions;
 use opendata_query::params::{self, OutputFormat, RecordsQuery};
 use opendata_query::plan;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::readable;
 use crate::error::ApiError;
 use crate::extract::{QueryPairs, encode_pairs};
+use crate::output::{Output, rows_response};
 use crate::state::AppState;
-use crate::stream::{attachment, csv_body};
 
 /// The reserved parameters of `/records`. Every other parameter is a field filter:
 /// `{field}=value` (repeat the key for any of several values) or `{field}__{op}=value` with `op`
@@ -23,49 +26,85 @@ use crate::stream::{attachment, csv_body};
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the parameters; the handler reads them from the raw pairs
 pub struct RecordsParams {
-    /// Fields to sort by, comma-separated; a leading `-` sorts descending. Nulls sort last.
-    #[param(example = "district_name,-ward_name")]
-    sort: Option<String>,
-    /// Fields to return, comma-separated, in this order (default: all).
-    #[param(example = "ward_code,ward_name")]
+    /// An expression over the fields: comparisons (`= != <> < <= > >=`), `and`, `or`, `not`,
+    /// parentheses, `in (…)`, `between … and …`, `like`/`ilike` (`%` any run, `_` one
+    /// character), `contains`/`icontains`, `is [not] null`; literals `'text'`, numbers,
+    /// `true`, `false`, `null`, dates as `'2024-03-01'`. `ilike` and `icontains` ignore case and
+    /// Vietnamese diacritics. Errors give the position.
+    #[param(
+        example = "le_phi_vnd >= 500000 and (quan_huyen = 'Quận Ba Đình' or quan_huyen in ('Quận Tây Hồ', 'Quận Hoàn Kiếm')) and ngay_tra_ket_qua is null"
+    )]
+    r#where: Option<String>,
+    /// Full-text search: every word must start a word of some text field; case and Vietnamese
+    /// diacritics are ignored (`cau giay` finds `Cầu Giấy`, `duong` finds `Đường`).
+    q: Option<String>,
+    /// Fields to return, comma-separated, in this order (default: all); or aggregates:
+    /// `count(*)`, `count(f)`, `sum(f)`, `avg(f)`, `min(f)`, `max(f)`, `count_distinct(f)`, each
+    /// optionally `as name`.
+    #[param(example = "quan_huyen,count(*),sum(le_phi_vnd) as tong_phi")]
     select: Option<String>,
-    /// Page size. JSON: default 100, at most 10000. CSV: no default (every matching row) and no cap.
+    /// Fields to group the aggregates by, comma-separated. Alone, it means
+    /// `select=<the fields>,count(*)`.
+    #[param(example = "quan_huyen")]
+    group_by: Option<String>,
+    /// Fields (or aggregate names) to sort by, comma-separated; a leading `-` sorts descending.
+    /// Nulls sort last. Groups sort by the group fields by default.
+    #[param(example = "-ngay_tiep_nhan,ma_ho_so")]
+    sort: Option<String>,
+    /// Top values of a field with their counts over the matching rows (repeatable or
+    /// comma-separated; JSON only). Nulls count as a value.
+    #[param(example = "quan_huyen")]
+    facet: Option<String>,
+    /// Values per facet, 1 to 1000 (default 10).
+    facet_size: Option<usize>,
+    /// Page size. `json`: default 100, at most 10000. `xlsx`: at most 1048575. `csv`,
+    /// `ndjson`, `geojson`, `parquet`: no default (every matching row) and no cap.
     limit: Option<usize>,
     /// Rows to skip (default 0).
     offset: Option<usize>,
-    /// Full-text search: every word must appear in some text field; case and Vietnamese
-    /// diacritics are ignored (`cau giay` finds `Cầu Giấy`).
-    q: Option<String>,
-    /// `json` (default) or `csv`; or send `Accept: text/csv`.
+    /// The opaque token of `links.next`: the next page of the same query on the same version,
+    /// even while new versions are published. Keep the other parameters as they were.
+    cursor: Option<String>,
+    /// `json` (default), `ndjson`, `csv`, `parquet`, `xlsx` or `geojson` (for tables with
+    /// longitude/latitude or a geometry); or the `Accept` header.
     format: Option<String>,
-    /// Read this version instead of the latest.
+    /// Read this version instead of the latest; its answers never change and may be cached.
     version: Option<i64>,
-    /// CSV only: start with a UTF-8 byte-order mark, which Excel needs to show Vietnamese.
+    /// CSV: start with a UTF-8 byte-order mark, which Excel needs to show Vietnamese.
     bom: Option<bool>,
+    /// CSV: the delimiter, `,` (default), `;` (Excel in locales with decimal commas), `tab` or `|`.
+    delimiter: Option<String>,
 }
-
-const FORMATS: [OutputFormat; 2] = [OutputFormat::Json, OutputFormat::Csv];
 
 /// Query records
 ///
 /// Rows of a dataset, filtered by any field (`district_name=Quận Cầu Giấy`,
-/// `population__gte=10000`, `ward_name__icontains=phuc xa`, `ward_code__in=["00001","00004"]`),
-/// searched with `q`, sorted, projected with `select`, and paged with `limit`/`offset`.
-/// JSON answers in an envelope with the total and a `next` link pinned to the version read;
-/// CSV streams every matching row.
+/// `population__gte=10000`, `ward_name__icontains=phuc xa`, `ward_code__in=["00001","00004"]`)
+/// or by a `where` expression, searched with `q`, aggregated with `select` and `group_by`,
+/// faceted, sorted, projected, and paged with `limit` and `offset` or `cursor`. JSON answers in
+/// an envelope with the total and a `next` link whose cursor pins the version read; CSV,
+/// NDJSON and GeoJSON stream every matching row; Parquet and XLSX come as files. Answers carry
+/// an `ETag` (304 on `If-None-Match`).
 #[utoipa::path(get, path = "/api/v1/datasets/{id}/records", tag = "datasets", operation_id = "list_records",
     params(("id" = String, Path, description = "Dataset id", example = "don-vi-hanh-chinh-ha-noi"), RecordsParams),
     responses(
-        (status = 200, description = "A page of records (JSON) or every matching record (CSV)",
+        (status = 200, description = "A page of records (JSON) or every matching record (other formats)",
+            headers(("ETag" = String, description = "Of this version and query"),
+                    ("Cache-Control" = String, description = "Immutable for a pinned version; a minute otherwise")),
             content(
                 (crate::views::RecordsPage = "application/json", example = json!({
                     "dataset": "don-vi-hanh-chinh-ha-noi", "version": 1, "total": 8, "limit": 1, "offset": 0,
                     "fields": [{"name": "ward_code", "type": "string"}, {"name": "ward_name", "type": "string"}],
                     "items": [{"ward_code": "00166", "ward_name": "Phường Dịch Vọng"}],
                     "links": {"self": "/api/v1/datasets/don-vi-hanh-chinh-ha-noi/records?district_name=Qu%E1%BA%ADn+C%E1%BA%A7u+Gi%E1%BA%A5y&limit=1",
-                              "next": "/api/v1/datasets/don-vi-hanh-chinh-ha-noi/records?district_name=Qu%E1%BA%ADn+C%E1%BA%A7u+Gi%E1%BA%A5y&limit=1&offset=1&version=1"}})),
-                (String = "text/csv"))),
-        (status = 400, description = "Unknown field, bad operator, a value that is not of the field's type, or a limit above the maximum", body = crate::error::ErrorBody),
+                              "next": "/api/v1/datasets/don-vi-hanh-chinh-ha-noi/records?district_name=Qu%E1%BA%ADn+C%E1%BA%A7u+Gi%E1%BA%A5y&limit=1&cursor=MS4xLjQ0MmQ5ZjM4MjE0YzE2NGQ.Xv1n5uF1kGkqK0pW2f0cYw"}})),
+                (String = "application/x-ndjson"),
+                (String = "text/csv"),
+                (Vec<u8> = "application/vnd.apache.parquet"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (String = "application/geo+json"))),
+        (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
+        (status = 400, description = "Unknown field, bad operator or expression (with its position), a value that is not of the field's type, a bad cursor, or a limit above the maximum", body = crate::error::ErrorBody),
         (status = 404, description = "No such dataset or version", body = crate::error::ErrorBody),
         (status = 410, description = "The dataset was withdrawn", body = crate::error::ErrorBody)))]
 pub async fn list_records(
@@ -76,41 +115,80 @@ pub async fn list_records(
 ) -> Result<Response, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let bom = take_bom(&pairs)?;
-    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "bom").collect();
-    let pre = params::preamble(&pairs, accept, &FORMATS)?;
-    let (_, version) = readable(&app, &id, pre.version).await?;
-    let query = params::parse_records(&pairs, &version.schema, pre.format)?;
+    let delimiter = take_delimiter(&pairs)?;
+    let pre = params::preamble(&pairs, accept, &OutputFormat::ALL)?;
+    let key = cursor::query_key(&pairs);
+    let cursor = pre.cursor.as_deref().map(|t| Cursor::decode(t, &key, &app.cursor_secret)).transpose()?;
+    let wanted = match (cursor, pre.version) {
+        (Some(c), Some(v)) if c.version != v => {
+            return Err(ApiError::new(
+                "invalid_cursor",
+                format!("parameter `cursor`: it pages through version {}, not the `version={v}` given", c.version),
+            ));
+        }
+        (Some(c), _) => Some(c.version),
+        (None, v) => v,
+    };
+    let (_, version) = readable(&app, &id, wanted).await?;
+    let etag = etag(&version.sha256, pre.format, &pairs);
+    let cache = if wanted.is_some() { "public, max-age=31536000, immutable" } else { "public, max-age=60" };
+    let caching = |mut response: Response| {
+        let h = response.headers_mut();
+        h.insert(header::ETAG, value(&etag));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        h.insert(header::VARY, HeaderValue::from_static("Accept"));
+        response
+    };
+    if if_none_match(&headers, &etag) {
+        return Ok(caching(StatusCode::NOT_MODIFIED.into_response()));
+    }
+    let query = params::parse_records(&pairs, &version.schema, pre.format, cursor.map(|c| c.offset))?;
     let path = app.catalog.blob_path(&version);
     let fields = version.schema.clone();
-    match pre.format {
-        OutputFormat::Csv => {
-            let names: Vec<String> = query.output_fields(&fields).iter().map(|f| f.name.clone()).collect();
-            let batches = tokio::task::spawn_blocking(move || plan::Batches::new(&path, &query, &fields)).await??;
-            let file = format!("{id}-v{}.csv", version.number);
-            Ok((
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-                    (header::CONTENT_DISPOSITION, header_value(&attachment(&file))),
-                ],
-                csv_body(batches, names, bom, CsvOptions::default()),
-            )
-                .into_response())
-        }
-        _ => {
-            let q = query.clone();
-            let page = tokio::task::spawn_blocking(move || plan::page(&path, &q, &fields)).await??;
-            let body = envelope(&id, version.number, &version.schema, &query, &pairs, page)?;
-            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], Body::from(body))
-                .into_response())
-        }
+    let out =
+        Output { dataset: id.clone(), version: version.number, format: pre.format, bom, csv: CsvOptions { delimiter } };
+    if pre.format != OutputFormat::Json {
+        return Ok(caching(rows_response(path, query, fields, out).await?));
     }
+    let q = query.clone();
+    let page = tokio::task::spawn_blocking(move || plan::page(&path, &q, &fields)).await??;
+    let body = envelope(&id, version.number, &version.schema, &query, &pairs, page, &key, &app.cursor_secret)?;
+    let response = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CONTENT_DISPOSITION, out.disposition()),
+        ],
+        Body::from(body),
+    )
+        .into_response();
+    Ok(caching(response))
 }
 
-fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+fn value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-fn take_bom(pairs: &[(String, String)]) -> Result<bool, ApiError> {
+/// The ETag of an answer: the version's file, the format, and the query as sent.
+fn etag(version_sha: &str, format: OutputFormat, pairs: &[(String, String)]) -> String {
+    let mut h = Sha256::new();
+    h.update(version_sha.as_bytes());
+    h.update(format.name().as_bytes());
+    for (k, v) in pairs {
+        h.update([0x1f]);
+        h.update(k.as_bytes());
+        h.update([0x1e]);
+        h.update(v.as_bytes());
+    }
+    format!("\"{}\"", hex::encode(&h.finalize()[..16]))
+}
+
+pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().strip_prefix("W/") == Some(etag))
+    })
+}
+
+pub(crate) fn take_bom(pairs: &[(String, String)]) -> Result<bool, ApiError> {
     match pairs.iter().rev().find(|(k, _)| k == "bom").map(|(_, v)| v.as_str()) {
         None | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") | Some("") => Ok(true),
@@ -121,7 +199,22 @@ fn take_bom(pairs: &[(String, String)]) -> Result<bool, ApiError> {
     }
 }
 
+pub(crate) fn take_delimiter(pairs: &[(String, String)]) -> Result<u8, ApiError> {
+    match pairs.iter().rev().find(|(k, _)| k == "delimiter").map(|(_, v)| v.as_str()) {
+        None | Some(",") => Ok(b','),
+        Some(";") => Ok(b';'),
+        Some("|") => Ok(b'|'),
+        Some("tab") | Some("\t") => Ok(b'\t'),
+        Some(other) => Err(ApiError::new(
+            "invalid_parameter",
+            format!("parameter `delimiter`: `{other}` is not one of `,` `;` `|` `tab`"),
+        )
+        .with_details(serde_json::json!({ "parameter": "delimiter" }))),
+    }
+}
+
 /// The JSON envelope, written straight into bytes: the rows are never `serde_json::Value`s.
+#[allow(clippy::too_many_arguments)]
 fn envelope(
     id: &str,
     version: i64,
@@ -129,43 +222,56 @@ fn envelope(
     query: &RecordsQuery,
     pairs: &[(String, String)],
     page: plan::Page,
+    query_key: &str,
+    secret: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
     let limit = query.limit.unwrap_or(params::DEFAULT_LIMIT);
     let base = format!("/api/v1/datasets/{id}/records");
-    let link = |offset: Option<usize>, pin: bool| {
-        let offset = offset.map(|o| o.to_string());
-        let version = version.to_string();
+    let with = |extra: Option<(&str, String)>| {
         let mut kept: Vec<(&str, &str)> = pairs
             .iter()
-            .filter(|(k, _)| !((offset.is_some() && k == "offset") || (pin && k == "version")))
+            .filter(|(k, _)| extra.is_none() || !matches!(k.as_str(), "offset" | "version" | "cursor"))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        if let Some(o) = &offset {
-            kept.push(("offset", o));
-        }
-        if pin {
-            kept.push(("version", &version));
+        if let Some((k, v)) = &extra {
+            kept.push((k, v.as_str()));
         }
         if kept.is_empty() { base.clone() } else { format!("{base}?{}", encode_pairs(kept)) }
     };
-    let next =
-        (query.offset + page.frame.height() < page.total && limit > 0).then(|| link(Some(query.offset + limit), true));
+    let next = (query.offset + page.frame.height() < page.total && limit > 0).then(|| {
+        let token = cursor::Cursor { version, offset: query.offset + limit }.encode(query_key, secret);
+        with(Some(("cursor", token)))
+    });
     let fields: Vec<serde_json::Value> = query
-        .output_fields(schema)
+        .output_columns(schema)
         .iter()
-        .map(|f| serde_json::json!({ "name": f.name, "type": f.field_type }))
+        .map(|c| serde_json::json!({ "name": c.name, "type": c.field_type }))
         .collect();
     let mut out = Vec::with_capacity(256 + page.frame.height() * 128);
     let head = serde_json::json!({
         "dataset": id, "version": version, "total": page.total, "limit": limit, "offset": query.offset, "fields": fields,
     });
     let mut head = serde_json::to_vec(&head).map_err(ApiError::internal)?;
-    head.pop(); // the closing brace: the items and links follow
+    head.pop(); // the closing brace: the items, facets and links follow
     out.extend_from_slice(&head);
     out.extend_from_slice(b",\"items\":[");
     opendata_query::encode::json::write_objects(&page.frame, &mut out, false)?;
-    out.extend_from_slice(b"],\"links\":");
-    let links = serde_json::json!({ "self": link(None, false), "next": next });
+    out.push(b']');
+    if !page.facets.is_empty() {
+        out.extend_from_slice(b",\"facets\":{");
+        for (i, (name, frame)) in page.facets.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, name).map_err(ApiError::internal)?;
+            out.extend_from_slice(b":[");
+            opendata_query::encode::json::write_objects(frame, &mut out, false)?;
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b",\"links\":");
+    let links = serde_json::json!({ "self": with(None), "next": next });
     serde_json::to_writer(&mut out, &links).map_err(ApiError::internal)?;
     out.push(b'}');
     Ok(out)

@@ -115,7 +115,7 @@ pub async fn upload_version(
     let mut options =
         JobOptions { sheet: query.sheet.clone(), header_row: query.header_row, encoding: query.encoding.clone() };
     let received = receive(request, &dir, query.filename.as_deref(), &mut options, limit).await;
-    let received = match received.and_then(check_format) {
+    let received = match received.and_then(|r| check_options(&options).map(|()| r)).and_then(check_format) {
         Ok(r) => r,
         Err(e) => {
             let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -150,12 +150,33 @@ pub async fn upload_version(
         )
     };
     let running = {
-        let catalog = app.catalog.clone();
+        let app = app.clone();
         let (job_id, path, dir) = (job.id.clone(), received.path.clone(), received.dir.clone());
-        // Runs to its end even when the client goes away.
+        let (caller, publisher) = (caller.clone(), publisher.clone());
+        // Runs to its end even when the client goes away, and leaves its outcome in the audit log.
         tokio::spawn(async move {
-            let job = catalog.run_job(&job_id, &path, true).await;
+            let job = app.catalog.run_job(&job_id, &path, true).await;
             let _ = tokio::fs::remove_dir(&dir).await;
+            if let Ok(job) = &job {
+                let status = match &job.error {
+                    Some(e) => crate::error::code::status_of(&e.code).as_u16(),
+                    None if job.unchanged => 200,
+                    None => 201,
+                };
+                let detail = serde_json::json!({
+                    "dataset": job.dataset_id, "job": job.id, "version": job.version,
+                    "error": job.error.as_ref().map(|e| e.code.clone()),
+                });
+                let entry = caller.audit_entry(
+                    Some(publisher),
+                    "job finished".into(),
+                    format!("/api/v1/jobs/{}", job.id),
+                    None,
+                    status,
+                    detail,
+                );
+                crate::auth::record(&app, &entry).await;
+            }
             job
         })
     };
@@ -208,12 +229,38 @@ fn too_large(size: u64, limit: u64) -> ApiError {
     .with_details(serde_json::json!({ "size": size, "limit": limit }))
 }
 
-/// A file name safe to put in a folder: its last path component, without control characters.
+/// The name the agency gave, as it is recorded: its last path component, without control
+/// characters, at most 200 characters.
 fn safe_name(name: &str) -> Option<String> {
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = last.chars().filter(|c| !c.is_control()).take(150).collect();
-    let clean = clean.trim().trim_start_matches('.').to_string();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    let clean = clean.trim().to_string();
     (!clean.is_empty()).then_some(clean)
+}
+
+/// The name an upload is stored under: `upload.<ext>` with the extension of the given name
+/// (ingest uses it to tell NDJSON from JSON), whatever the name's length or characters.
+fn stored_name(name: Option<&str>) -> String {
+    let ext = name
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8 && e.chars().all(|c| c.is_ascii_alphanumeric()));
+    match ext {
+        Some(e) => format!("upload.{e}"),
+        None => "upload".into(),
+    }
+}
+
+/// Options that can be checked before any work: an unknown encoding is a 400 now, not a
+/// failed job later.
+fn check_options(options: &JobOptions) -> Result<(), ApiError> {
+    if let Some(label) = &options.encoding {
+        opendata_ingest::text::encoding_for_label(label)?;
+    }
+    if options.header_row == Some(0) {
+        return Err(ApiError::new("bad_option", "option `header_row`: rows are numbered from 1"));
+    }
+    Ok(())
 }
 
 /// Receive the body (multipart or raw) into `dir`.
@@ -293,7 +340,7 @@ where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let path = dir.join(name.as_deref().unwrap_or("upload"));
+    let path = dir.join(stored_name(name.as_deref()));
     let file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
     let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();

@@ -1,0 +1,217 @@
+//! Rows out in every format but the JSON envelope: CSV, NDJSON and GeoJSON streamed in
+//! bounded batches (a blocking task encodes, a small channel hands chunks to the socket, so a
+//! slow client slows the reader and memory stays bounded); Parquet and XLSX written to an
+//! unnamed temporary file on a blocking thread, then streamed from it.
+
+use std::io::{Seek, SeekFrom};
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use opendata_ingest::Field;
+use opendata_query::encode::csv::{self, CsvOptions};
+use opendata_query::encode::geojson::{self, GeoSource};
+use opendata_query::encode::{json, xlsx};
+use opendata_query::params::{MAX_XLSX_ROWS, OutputFormat, RecordsQuery};
+use opendata_query::plan::{self, Batches};
+use opendata_query::{QueryError, Result as QueryResult};
+use polars::prelude::*;
+
+use crate::error::ApiError;
+
+/// Batches in flight between the encoder and the socket.
+const CHANNEL_DEPTH: usize = 4;
+
+/// How to write the rows.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub dataset: String,
+    pub version: i64,
+    pub format: OutputFormat,
+    /// CSV: start with a UTF-8 byte-order mark (what Excel needs to show Vietnamese).
+    pub bom: bool,
+    pub csv: CsvOptions,
+}
+
+impl Output {
+    /// `{dataset}-v{version}.{ext}`.
+    pub fn file_name(&self) -> String {
+        format!("{}-v{}.{}", self.dataset, self.version, self.format.name())
+    }
+
+    /// `Content-Disposition`: inline for JSON, an attachment otherwise, with the file name.
+    pub fn disposition(&self) -> HeaderValue {
+        let kind = if self.format == OutputFormat::Json { "inline" } else { "attachment" };
+        HeaderValue::from_str(&format!("{kind}; filename=\"{}\"", self.file_name()))
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+    }
+}
+
+/// A streamed encoder's state.
+enum Encoder {
+    Csv {
+        names: Vec<String>,
+        bom: bool,
+        opts: CsvOptions,
+    },
+    /// A JSON array of row objects (a whole-table download; `/records` answers an envelope).
+    JsonArray {
+        first: bool,
+    },
+    Ndjson,
+    Geojson {
+        source: GeoSource,
+        first: bool,
+    },
+}
+
+impl Encoder {
+    fn head(&self) -> Vec<u8> {
+        match self {
+            Encoder::Csv { names, bom, opts } => {
+                let mut out = Vec::new();
+                if *bom {
+                    out.extend_from_slice(csv::BOM);
+                }
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                csv::write_header(&refs, &mut out, *opts);
+                out
+            }
+            Encoder::JsonArray { .. } => b"[".to_vec(),
+            Encoder::Ndjson => Vec::new(),
+            Encoder::Geojson { .. } => geojson::HEAD.to_vec(),
+        }
+    }
+
+    fn batch(&mut self, frame: &DataFrame) -> QueryResult<Vec<u8>> {
+        let mut out = Vec::with_capacity(frame.height() * 96);
+        match self {
+            Encoder::Csv { opts, .. } => csv::write_rows(frame, &mut out, *opts)?,
+            Encoder::JsonArray { first } => {
+                json::write_objects(frame, &mut out, !*first)?;
+                *first &= frame.height() == 0;
+            }
+            Encoder::Ndjson => json::write_ndjson(frame, &mut out)?,
+            Encoder::Geojson { source, first } => geojson::write_features(frame, source, &mut out, first)?,
+        }
+        Ok(out)
+    }
+
+    fn tail(&self) -> Vec<u8> {
+        match self {
+            Encoder::Geojson { .. } => geojson::TAIL.to_vec(),
+            Encoder::JsonArray { .. } => b"]\n".to_vec(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A body streamed from a blocking encoder through a bounded channel.
+fn streamed(batches: Batches, mut encoder: Encoder) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
+    tokio::task::spawn_blocking(move || {
+        if tx.blocking_send(Ok(Bytes::from(encoder.head()))).is_err() {
+            return;
+        }
+        for batch in batches {
+            let item = batch.and_then(|frame| encoder.batch(&frame)).map(Bytes::from).map_err(|e| {
+                tracing::error!(error = %e, "a streamed answer failed mid-way");
+                std::io::Error::other(e.to_string())
+            });
+            let failed = item.is_err();
+            // The client hung up: stop reading.
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(Ok(Bytes::from(encoder.tail())));
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Body::from_stream(stream)
+}
+
+/// Write every batch to an unnamed temporary file (removed when closed) and return it.
+fn to_file(
+    path: PathBuf,
+    query: RecordsQuery,
+    fields: Vec<Field>,
+    names: Vec<String>,
+    out: Output,
+) -> QueryResult<std::fs::File> {
+    let io = |e: std::io::Error| QueryError::Engine(format!("temporary file: {e}"));
+    let mut file = tempfile::tempfile().map_err(io)?;
+    let batches = Batches::new(&path, &query, &fields)?;
+    match out.format {
+        OutputFormat::Xlsx => {
+            let mut writer = xlsx::XlsxWriter::new(std::io::BufWriter::new(&mut file), &out.dataset, &names)?;
+            for batch in batches {
+                writer.write(&batch?)?;
+            }
+            writer.finish()?.into_inner().map_err(|e| io(e.into_error()))?;
+        }
+        _ => {
+            let empty = plan::empty_answer(&path, &query, &fields)?;
+            let mut writer = ParquetWriter::new(std::io::BufWriter::new(&mut file))
+                .with_compression(ParquetCompression::Zstd(None))
+                .batched(empty.schema())?;
+            for batch in batches {
+                writer.write_batch(&batch?)?;
+            }
+            writer.finish()?;
+        }
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(file)
+}
+
+/// The answer to `query` in `out.format`; JSON is a plain array of rows (the `/records`
+/// envelope is built elsewhere).
+pub async fn rows_response(
+    path: PathBuf,
+    query: RecordsQuery,
+    fields: Vec<Field>,
+    out: Output,
+) -> Result<Response, ApiError> {
+    let columns = query.output_columns(&fields);
+    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(out.format.content_type())),
+        (header::CONTENT_DISPOSITION, out.disposition()),
+    ];
+    let encoder = match out.format {
+        OutputFormat::Csv => Encoder::Csv { names: names.clone(), bom: out.bom, opts: out.csv },
+        OutputFormat::Ndjson => Encoder::Ndjson,
+        OutputFormat::Geojson => {
+            let typed: Vec<(String, opendata_ingest::FieldType)> =
+                columns.iter().map(|c| (c.name.clone(), c.field_type)).collect();
+            let source =
+                GeoSource::find(&typed).ok_or_else(|| ApiError::new("invalid_format", GeoSource::missing_message()))?;
+            Encoder::Geojson { source, first: true }
+        }
+        OutputFormat::Parquet | OutputFormat::Xlsx => {
+            if out.format == OutputFormat::Xlsx && query.limit.is_none_or(|l| l > MAX_XLSX_ROWS) {
+                let (p, q, f) = (path.clone(), query.clone(), fields.clone());
+                let rows = tokio::task::spawn_blocking(move || plan::total(&p, &q, &f)).await??;
+                if rows.saturating_sub(query.offset) > MAX_XLSX_ROWS && query.limit.is_none() {
+                    return Err(ApiError::new(
+                        "invalid_limit",
+                        format!(
+                            "{rows} rows are more than an Excel sheet holds ({MAX_XLSX_ROWS}); give `limit`, filter, or use format=csv"
+                        ),
+                    ));
+                }
+            }
+            let file = tokio::task::spawn_blocking(move || to_file(path, query, fields, names, out)).await??;
+            let length = file.metadata().map_err(ApiError::internal)?.len();
+            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+            let mut response = (headers, Body::from_stream(stream)).into_response();
+            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+            return Ok(response);
+        }
+        OutputFormat::Json => Encoder::JsonArray { first: true },
+    };
+    let batches = tokio::task::spawn_blocking(move || Batches::new(&path, &query, &fields)).await??;
+    Ok((headers, streamed(batches, encoder)).into_response())
+}
