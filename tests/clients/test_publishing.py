@@ -1,11 +1,14 @@
 """An agency's script publishing with curl, as the README shows it: multipart and raw uploads,
 the job, a refused file, and the download read back with pyarrow."""
 
+import csv
 import io
 import json
 import shutil
 import subprocess
+import tempfile
 
+import geojson
 import pyarrow.parquet as pq
 import pytest
 
@@ -80,3 +83,50 @@ def test_raw_upload_waits_and_refusal_changes_nothing(agency):
                                 "--data-binary", f"@{csv}")
     assert status == 401
     assert unauthorized["error"]["code"] == "unauthorized"
+
+
+def upload(api, auth, dataset, path, name):
+    status, body = curl("-X", "POST", f"{api.base}/api/v1/datasets/{dataset}/versions?wait=true&filename={name}", *auth,
+                        "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{path}")
+    assert status == 201, body
+    return body
+
+
+def create(api, auth, dataset, title):
+    status, body = curl("-X", "POST", f"{api.base}/api/v1/datasets", *auth, "-H", "Content-Type: application/json",
+                        "-d", json.dumps({"id": dataset, "title": title, "license": "CC0-1.0"}))
+    assert status == 201, body
+
+
+def test_geojson_of_the_wifi_points_is_valid_geojson(agency):
+    api, auth = agency
+    create(api, auth, "diem-wifi", "Điểm Wi-Fi công cộng")
+    upload(api, auth, "diem-wifi", FIXTURES / "agency" / "diem-wifi-cong-cong.geojson", "diem-wifi-cong-cong.geojson")
+    status, headers, body = api.get("/api/v1/datasets/diem-wifi/records?format=geojson")
+    assert status == 200
+    assert headers["content-type"] == "application/geo+json"
+    collection = geojson.loads(body.decode())
+    assert collection.is_valid, collection.errors()
+    assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 60
+    source = json.loads((FIXTURES / "agency" / "diem-wifi-cong-cong.geojson").read_text(encoding="utf-8"))
+    assert [f["geometry"]["coordinates"] for f in collection["features"]] == [
+        f["geometry"]["coordinates"] for f in source["features"]
+    ]
+    assert "longitude" not in collection["features"][0]["properties"]
+    # Filters apply as anywhere else.
+    status, _, body = api.get("/api/v1/datasets/diem-wifi/records?format=geojson&limit=3")
+    assert len(geojson.loads(body.decode())["features"]) == 3
+
+
+def test_csv_neutralises_formulas_in_text_but_not_numbers(agency):
+    api, auth = agency
+    create(api, auth, "cong-thuc", "Công thức")
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8") as f:
+        f.write("ma,ghi_chu,so_tien\n01,=HYPERLINK(\"http://x\"),-5\n02,+84 912 345 678,12\n03,@SUM(A1),-7\n04,bình thường,0\n")
+    upload(api, auth, "cong-thuc", f.name, "cong-thuc.csv")
+    status, _, body = api.get("/api/v1/datasets/cong-thuc/records?format=csv&bom=true")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[1] == ["01", "'=HYPERLINK(\"http://x\")", "-5"]
+    assert rows[2] == ["02", "'+84 912 345 678", "12"]
+    assert rows[3] == ["03", "'@SUM(A1)", "-7"]
+    assert rows[4] == ["04", "bình thường", "0"]
