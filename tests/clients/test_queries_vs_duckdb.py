@@ -105,6 +105,10 @@ FILTERS = [
     ([("where", "not (le_phi_vnd > 0 and dung_han)")], "NOT (le_phi_vnd > 0 AND dung_han)"),
     ([("where", "trang_thai contains 'hạn' and hinh_thuc_nop <> 'Trực tuyến'")], "contains(trang_thai, 'hạn') AND hinh_thuc_nop <> 'Trực tuyến'"),
     ([("where", "ngay_tiep_nhan >= '01/09/2023' and ngay_tra_ket_qua is not null")], "ngay_tiep_nhan >= DATE '2023-09-01' AND ngay_tra_ket_qua IS NOT NULL"),
+    ([("where", "phuong_xa like '%Đ_ng%'")], "phuong_xa LIKE '%Đ_ng%'"),
+    ([("where", "le_phi_vnd between 100000 and 500000")], "le_phi_vnd BETWEEN 100000 AND 500000"),
+    ([("where", "le_phi_vnd in (0, 1500000) or le_phi_vnd > 99999.5")], "le_phi_vnd IN (0, 1500000) OR le_phi_vnd > 99999.5"),
+    ([("where", "not ngay_tiep_nhan not between '2023-07-10' and '2023-07-20'")], "NOT (ngay_tiep_nhan NOT BETWEEN DATE '2023-07-10' AND DATE '2023-07-20')"),
     ([("q", "dang ky")], word_search("dang ky")),
     ([("q", "Quan Tay Ho")], word_search("quan tay ho")),
     ([("q", "XAY DUNG"), ("le_phi_vnd__gt", "0")], word_search("xay dung") + " AND le_phi_vnd > 0"),
@@ -127,6 +131,8 @@ PAGES = [
     ("sort=-ngay_tra_ket_qua,ma_ho_so", ["ma_ho_so", "ngay_tra_ket_qua"], "ngay_tra_ket_qua DESC NULLS LAST, ma_ho_so", 100, 0),
     ("sort=quan_huyen,-ngay_tiep_nhan,ma_ho_so", ["quan_huyen", "ngay_tiep_nhan", "ma_ho_so"], "quan_huyen, ngay_tiep_nhan DESC, ma_ho_so", 200, 2500),
     ("sort=-dung_han,ma_ho_so", ["ma_ho_so", "dung_han"], "dung_han DESC NULLS LAST, ma_ho_so", 300, 2600),
+    ("sort=ma_ho_so", ["ma_ho_so"], "ma_ho_so", 10, 5000),
+    ("sort=-ma_ho_so", ["ma_ho_so"], "ma_ho_so DESC", 0, 0),
 ]
 
 

@@ -7,6 +7,7 @@
 //! [`router`] builds the whole application for a state; [`openapi`] gives the spec without one.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod handlers;

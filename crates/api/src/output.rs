@@ -4,7 +4,6 @@
 //! unnamed temporary file on a blocking thread, then streamed from it.
 
 use std::io::{Seek, SeekFrom};
-use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
@@ -15,7 +14,7 @@ use opendata_query::encode::csv::{self, CsvOptions};
 use opendata_query::encode::geojson::{self, GeoSource};
 use opendata_query::encode::{json, xlsx};
 use opendata_query::params::{MAX_XLSX_ROWS, OutputFormat, RecordsQuery};
-use opendata_query::plan::{self, Batches};
+use opendata_query::plan::{self, Batches, Table};
 use opendata_query::{QueryError, Result as QueryResult};
 use polars::prelude::*;
 
@@ -134,7 +133,7 @@ fn streamed(batches: Batches, mut encoder: Encoder) -> Body {
 
 /// Write every batch to an unnamed temporary file (removed when closed) and return it.
 fn to_file(
-    path: PathBuf,
+    table: Table,
     query: RecordsQuery,
     fields: Vec<Field>,
     names: Vec<String>,
@@ -142,7 +141,7 @@ fn to_file(
 ) -> QueryResult<std::fs::File> {
     let io = |e: std::io::Error| QueryError::Engine(format!("temporary file: {e}"));
     let mut file = tempfile::tempfile().map_err(io)?;
-    let batches = Batches::new(&path, &query, &fields)?;
+    let batches = Batches::new(table.source(), &query, &fields)?;
     match out.format {
         OutputFormat::Xlsx => {
             let mut writer = xlsx::XlsxWriter::new(std::io::BufWriter::new(&mut file), &out.dataset, &names)?;
@@ -152,7 +151,7 @@ fn to_file(
             writer.finish()?.into_inner().map_err(|e| io(e.into_error()))?;
         }
         _ => {
-            let empty = plan::empty_answer(&path, &query, &fields)?;
+            let empty = plan::empty_answer(table.source(), &query, &fields)?;
             let mut writer = ParquetWriter::new(std::io::BufWriter::new(&mut file))
                 .with_compression(ParquetCompression::Zstd(None))
                 .batched(empty.schema())?;
@@ -169,7 +168,7 @@ fn to_file(
 /// The answer to `query` in `out.format`; JSON is a plain array of rows (the `/records`
 /// envelope is built elsewhere).
 pub async fn rows_response(
-    path: PathBuf,
+    table: Table,
     query: RecordsQuery,
     fields: Vec<Field>,
     out: Output,
@@ -192,8 +191,8 @@ pub async fn rows_response(
         }
         OutputFormat::Parquet | OutputFormat::Xlsx => {
             if out.format == OutputFormat::Xlsx && query.limit.is_none_or(|l| l > MAX_XLSX_ROWS) {
-                let (p, q, f) = (path.clone(), query.clone(), fields.clone());
-                let rows = tokio::task::spawn_blocking(move || plan::total(&p, &q, &f)).await??;
+                let (t, q, f) = (table.clone(), query.clone(), fields.clone());
+                let rows = tokio::task::spawn_blocking(move || plan::total(t.source(), &q, &f)).await??;
                 if rows.saturating_sub(query.offset) > MAX_XLSX_ROWS && query.limit.is_none() {
                     return Err(ApiError::new(
                         "invalid_limit",
@@ -203,7 +202,7 @@ pub async fn rows_response(
                     ));
                 }
             }
-            let file = tokio::task::spawn_blocking(move || to_file(path, query, fields, names, out)).await??;
+            let file = tokio::task::spawn_blocking(move || to_file(table, query, fields, names, out)).await??;
             let length = file.metadata().map_err(ApiError::internal)?.len();
             let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
             let mut response = (headers, Body::from_stream(stream)).into_response();
@@ -212,6 +211,6 @@ pub async fn rows_response(
         }
         OutputFormat::Json => Encoder::JsonArray { first: true },
     };
-    let batches = tokio::task::spawn_blocking(move || Batches::new(&path, &query, &fields)).await??;
+    let batches = tokio::task::spawn_blocking(move || Batches::new(table.source(), &query, &fields)).await??;
     Ok((headers, streamed(batches, encoder)).into_response())
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use opendata_catalog::Catalog;
 
 use crate::auth::AdminToken;
+use crate::cache::TableCache;
 
 /// Everything a handler may need, built once at start-up.
 #[derive(Debug)]
@@ -19,7 +20,12 @@ pub struct App {
     /// Signs page cursors. Every server of one catalog must share it: `opendata serve` reads it
     /// from the catalog ([`Catalog::secret`]).
     pub cursor_secret: Vec<u8>,
+    /// Versions' tables kept in memory (`OPENDATA_CACHE_BYTES`).
+    pub tables: TableCache,
 }
+
+/// Tables kept in memory, unless configured otherwise: 512 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
 
 /// Uploads up to 1 GiB unless configured otherwise.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
@@ -31,7 +37,13 @@ impl App {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos().to_le_bytes().to_vec())
             .unwrap_or_default();
-        Self { catalog, admin_token: None, max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES, cursor_secret }
+        Self {
+            catalog,
+            admin_token: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            cursor_secret,
+            tables: TableCache::new(DEFAULT_CACHE_BYTES),
+        }
     }
 }
 

@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// Largest upload accepted, in bytes (default 1 GiB).
     #[arg(long, env = "OPENDATA_MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
     pub max_upload_bytes: u64,
+    /// Memory for tables kept loaded (the latest versions read), in bytes (default 512 MiB);
+    /// 0 reads every request from the Parquet files.
+    #[arg(long, env = "OPENDATA_CACHE_BYTES", default_value_t = 512 << 20)]
+    pub cache_bytes: usize,
     /// Stop when standard input closes (how test harnesses make sure a server they started
     /// never outlives them).
     #[arg(long, hide = true)]

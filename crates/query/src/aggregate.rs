@@ -171,13 +171,18 @@ pub fn parse_select(value: &str, group_by: &[String], fields: &[Field]) -> Resul
         if !seen.insert(item.name()) {
             return Err(invalid(format!("`{}` appears twice; give one of them another name with `as`", item.name())));
         }
+        if let SelectItem::Aggregate(a) = item
+            && group_by.contains(&a.alias)
+        {
+            return Err(invalid(format!("`{}` is a group field; name the aggregate otherwise with `as`", a.alias)));
+        }
     }
     Ok(items)
 }
 
 /// Parse `group_by`.
 pub fn parse_group_by(value: &str, fields: &[Field]) -> Result<Vec<String>> {
-    value
+    let names: Vec<String> = value
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -188,7 +193,15 @@ pub fn parse_group_by(value: &str, fields: &[Field]) -> Result<Vec<String>> {
                 .map(|f| f.name.clone())
                 .ok_or_else(|| unknown("group_by", name, fields))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(QueryError::InvalidParameter {
+            param: "group_by".into(),
+            message: format!("`{dup}` appears twice"),
+        });
+    }
+    Ok(names)
 }
 
 impl Aggregate {

@@ -15,6 +15,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use opendata_ingest::{Field, FieldType, infer};
 use polars::prelude::*;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{QueryError, Result};
 use crate::fold::{fold_expr, fold_text};
@@ -112,7 +113,8 @@ pub fn parse_value(param: &str, text: &str, field_type: FieldType) -> Result<Val
     };
     let t = text.trim();
     Ok(match field_type {
-        FieldType::String => Value::Str(text.to_string()),
+        // Stored text is NFC; so is what it is compared with (input methods may send NFD).
+        FieldType::String => Value::Str(text.nfc().collect()),
         FieldType::Integer => Value::Int(t.parse().map_err(|_| bad("integer (e.g. 1500000)"))?),
         FieldType::Float => {
             Value::Float(t.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| bad("number (e.g. 7.5)"))?)
@@ -194,10 +196,10 @@ impl Filter {
     pub fn expr(&self) -> Expr {
         let c = || col(self.field.as_str());
         let any = |f: &dyn Fn(&Value) -> Expr| -> Expr {
-            self.values.iter().map(f).reduce(|a, b| a.or(b)).unwrap_or_else(|| lit(false))
+            crate::expr::balanced(self.values.iter().map(f).collect(), false).unwrap_or_else(|| lit(false))
         };
         let none = |f: &dyn Fn(&Value) -> Expr| -> Expr {
-            self.values.iter().map(f).reduce(|a, b| a.and(b)).unwrap_or_else(|| lit(true))
+            crate::expr::balanced(self.values.iter().map(f).collect(), true).unwrap_or_else(|| lit(true))
         };
         let text = |v: &Value| match v {
             Value::Str(s) => s.clone(),

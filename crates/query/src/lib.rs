@@ -11,6 +11,7 @@ pub mod error;
 pub mod expr;
 pub mod filter;
 pub mod fold;
+pub mod memory;
 pub mod params;
 pub mod plan;
 

@@ -29,6 +29,8 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_JSON_LIMIT: usize = 10_000;
 /// Rows an Excel sheet holds below its header row.
 pub const MAX_XLSX_ROWS: usize = 1_048_575;
+/// The largest offset accepted (far past any table, and safe in every integer type).
+pub const MAX_OFFSET: usize = 1 << 40;
 /// Default and largest number of values per facet.
 pub const DEFAULT_FACET_SIZE: usize = 10;
 pub const MAX_FACET_SIZE: usize = 1000;
@@ -118,7 +120,15 @@ impl OutputFormat {
     /// type listed that we produce (quality values are not weighed).
     pub fn from_accept(accept: &str) -> Option<Self> {
         accept.split(',').find_map(|part| {
-            let media = part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let mut pieces = part.split(';');
+            let media = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+            // `q=0` means "not this one".
+            let refused = pieces.any(|p| {
+                p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
+            });
+            if refused {
+                return None;
+            }
             match media.as_str() {
                 "text/csv" => Some(Self::Csv),
                 "application/json" => Some(Self::Json),
@@ -253,7 +263,16 @@ pub fn parse_records(
     };
     let offset = match (cursor, single(pairs, "offset")?) {
         (Some(o), _) => o,
-        (None, Some(v)) => number("offset", v, "a whole number ≥ 0")?,
+        (None, Some(v)) => {
+            let n: usize = number("offset", v, "a whole number ≥ 0")?;
+            if n > MAX_OFFSET {
+                return Err(QueryError::InvalidParameter {
+                    param: "offset".into(),
+                    message: format!("{n} is past any table; at most {MAX_OFFSET}"),
+                });
+            }
+            n
+        }
         (None, None) => 0,
     };
     let group_by = match single(pairs, "group_by")? {
@@ -385,24 +404,23 @@ impl RecordsQuery {
 
     /// The conjunction of every filter, the `where` expression and the `q` search, if any.
     pub fn predicate(&self, fields: &[Field]) -> Option<Expr> {
+        let mut parts: Vec<Expr> = self.filter_predicate().into_iter().collect();
+        let text_fields: Vec<&Field> = fields.iter().filter(|f| f.field_type == FieldType::String).collect();
+        for word in &self.search {
+            let any = crate::expr::balanced(text_fields.iter().map(|f| word_predicate(&f.name, word)).collect(), false)
+                .unwrap_or_else(|| lit(false));
+            parts.push(any);
+        }
+        crate::expr::balanced(parts, true)
+    }
+
+    /// The filters and the `where` expression, without `q`.
+    pub fn filter_predicate(&self) -> Option<Expr> {
         let mut parts: Vec<Expr> = self.filters.iter().map(Filter::expr).collect();
         if let Some(w) = &self.where_ {
             parts.push(w.expr.clone());
         }
-        let text_fields: Vec<&Field> = fields.iter().filter(|f| f.field_type == FieldType::String).collect();
-        for word in &self.search {
-            // The word must start a word of the text: `hanh` finds `hành`, not `thành`.
-            let pattern = format!(r"(?:^|[^\p{{L}}\p{{N}}]){}", escape_regex(word));
-            let any = text_fields
-                .iter()
-                .map(|f| {
-                    fold_expr(col(f.name.as_str())).str().contains(lit(pattern.clone()), false).fill_null(lit(false))
-                })
-                .reduce(|a, b| a.or(b))
-                .unwrap_or_else(|| lit(false));
-            parts.push(any);
-        }
-        parts.into_iter().reduce(|a, b| a.and(b))
+        crate::expr::balanced(parts, true)
     }
 
     /// The fields returned, in order (without aggregates).
@@ -413,6 +431,13 @@ impl RecordsQuery {
             self.select.iter().filter_map(|s| fields.iter().find(|f| f.name == s.name())).collect()
         }
     }
+}
+
+/// True where a folded word of `q` starts a word of the field's folded text: `hanh` finds
+/// `hành`, not `thành`.
+pub fn word_predicate(field: &str, word: &str) -> Expr {
+    let pattern = format!(r"(?:^|[^\p{{L}}\p{{N}}]){}", escape_regex(word));
+    fold_expr(col(field)).str().contains(lit(pattern), false).fill_null(lit(false))
 }
 
 /// Escape regex metacharacters so a search word matches literally.

@@ -1,5 +1,5 @@
-//! Running a [`RecordsQuery`] against a version's Parquet file with polars. Everything here is
-//! blocking: call it from `spawn_blocking`.
+//! Running a [`RecordsQuery`] with polars, against a version's Parquet file or its
+//! [`MemoryTable`]. Everything here is blocking: call it from `spawn_blocking`.
 //!
 //! - [`page`]: the total of matching rows and one page of them (the JSON envelope),
 //! - [`Batches`]: the matching rows in bounded batches, for streamed formats. Without `sort`
@@ -14,7 +14,39 @@ use polars::prelude::*;
 
 use crate::aggregate::SelectItem;
 use crate::error::Result;
+use crate::memory::{MemoryTable, SEARCH_COLUMN};
 use crate::params::RecordsQuery;
+
+/// Where the rows come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// Scanned from the Parquet file for this request.
+    File(&'a Path),
+    /// The version's table held in memory.
+    Memory(&'a MemoryTable),
+}
+
+impl Source<'_> {
+    /// Every row (with the `q` mask as a column for a memory table), how many, and the
+    /// predicate of `query` over them.
+    fn parts(&self, query: &RecordsQuery, fields: &[Field]) -> Result<(LazyFrame, usize, Option<Expr>)> {
+        match self {
+            Source::File(path) => Ok((scan(path)?, row_count(path)?, query.predicate(fields))),
+            Source::Memory(table) => {
+                let frame = table.frame_for(&query.search, fields)?;
+                let rows = frame.height();
+                let mut predicate = query.filter_predicate();
+                if !query.search.is_empty() {
+                    predicate = Some(match predicate {
+                        Some(p) => col(SEARCH_COLUMN).and(p),
+                        None => col(SEARCH_COLUMN),
+                    });
+                }
+                Ok((frame.lazy(), rows, predicate))
+            }
+        }
+    }
+}
 
 /// Rows read from the file per streamed batch.
 pub const BATCH_ROWS: usize = 16 * 1024;
@@ -55,13 +87,13 @@ fn sort_by(lf: LazyFrame, by: Vec<Expr>, desc: Vec<bool>) -> LazyFrame {
     )
 }
 
-/// The matching rows of the file.
-fn filtered(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<LazyFrame> {
-    let mut lf = scan(path)?;
-    if let Some(p) = query.predicate(fields) {
-        lf = lf.filter(p);
-    }
-    Ok(lf)
+/// The matching rows.
+fn filtered(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<LazyFrame> {
+    let (lf, _, predicate) = source.parts(query, fields)?;
+    Ok(match predicate {
+        Some(p) => lf.filter(p),
+        None => lf,
+    })
 }
 
 /// The groups (or the one row) of an aggregating query, in the `select` order, sorted by
@@ -109,10 +141,19 @@ fn count(lf: LazyFrame) -> Result<usize> {
 }
 
 /// Count the matching rows (or groups) and collect one page of them, and the facets.
-pub fn page(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<Page> {
-    let lf = filtered(path, query, fields)?;
+pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<Page> {
+    let lf = filtered(source, query, fields)?;
     let limit = query.limit.unwrap_or(usize::MAX).min(u32::MAX as usize);
-    let (total, frame) = if query.aggregating() {
+    let whole_table = query.filters.is_empty() && query.where_.is_none() && query.search.is_empty();
+    let (total, frame) = if let Source::Memory(table) = source
+        && whole_table
+        && !query.sort.is_empty()
+        && !query.aggregating()
+    {
+        // A page of the whole table in a kept order: no sort per request.
+        let rows = table.sorted_slice(&query.sort, query.offset, limit)?;
+        (table.height(), rows.lazy().select(projection(query, fields)).collect()?)
+    } else if query.aggregating() {
         let groups = aggregated(lf.clone(), query).collect()?;
         (groups.height(), groups.slice(query.offset as i64, limit))
     } else {
@@ -129,24 +170,25 @@ pub fn page(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<Page>
 }
 
 /// How many rows (or groups) the query matches, before paging.
-pub fn total(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<usize> {
-    let lf = filtered(path, query, fields)?;
+pub fn total(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<usize> {
+    let lf = filtered(source, query, fields)?;
     if query.aggregating() { count(aggregated(lf, query)) } else { count(lf) }
 }
 
 /// A frame with the answer's columns and types and no rows.
-pub fn empty_answer(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<DataFrame> {
-    let lf = filtered(path, query, fields)?;
+pub fn empty_answer(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<DataFrame> {
+    let lf = filtered(source, query, fields)?;
     let shaped = shaped(lf, query).limit(0);
     Ok(if query.aggregating() { shaped.collect()? } else { shaped.select(projection(query, fields)).collect()? })
 }
 
 /// The `size` most frequent values of `field` (nulls included) with their counts; ties by value.
 pub fn facet(lf: LazyFrame, field: &str, size: usize) -> Result<DataFrame> {
-    let counted = lf.group_by([col(field)]).agg([len().cast(DataType::Int64).alias("count")]);
-    Ok(sort_by(counted, vec![col("count"), col(field)], vec![true, false])
+    // An inner name for the count: the table may have a field called `count`.
+    let counted = lf.group_by([col(field)]).agg([len().cast(DataType::Int64).alias("__opendata_count")]);
+    Ok(sort_by(counted, vec![col("__opendata_count"), col(field)], vec![true, false])
         .limit(size as IdxSize)
-        .select([col(field).alias("value"), col("count")])
+        .select([col(field).alias("value"), col("__opendata_count").alias("count")])
         .collect()?)
 }
 
@@ -171,14 +213,14 @@ enum BatchesInner {
 }
 
 impl Batches {
-    pub fn new(path: &Path, query: &RecordsQuery, fields: &[Field]) -> Result<Self> {
-        let scan = scan(path)?;
+    pub fn new(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<Self> {
+        let (scan, rows, predicate) = source.parts(query, fields)?;
         let take = query.limit.unwrap_or(usize::MAX);
         let inner = if query.sort.is_empty() && !query.aggregating() {
             BatchesInner::Windows {
-                rows: row_count(path)?,
+                rows,
                 scan: Box::new(scan),
-                predicate: query.predicate(fields),
+                predicate,
                 projection: projection(query, fields),
                 next_row: 0,
                 skip: query.offset,
@@ -186,7 +228,7 @@ impl Batches {
             }
         } else {
             let mut lf = scan;
-            if let Some(p) = query.predicate(fields) {
+            if let Some(p) = predicate {
                 lf = lf.filter(p);
             }
             let shaped = shaped(lf, query).slice(query.offset as i64, take.min(u32::MAX as usize) as IdxSize);
@@ -240,6 +282,22 @@ impl Iterator for Batches {
                     return Some(Ok(batch));
                 }
             },
+        }
+    }
+}
+
+/// A version's rows, owned: its file, or its table in memory.
+#[derive(Debug, Clone)]
+pub enum Table {
+    File(std::path::PathBuf),
+    Memory(std::sync::Arc<MemoryTable>),
+}
+
+impl Table {
+    pub fn source(&self) -> Source<'_> {
+        match self {
+            Table::File(path) => Source::File(path),
+            Table::Memory(table) => Source::Memory(table),
         }
     }
 }

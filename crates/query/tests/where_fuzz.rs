@@ -5,6 +5,7 @@
 
 use opendata_ingest::{Field, FieldType};
 use opendata_query::expr::{MAX_LEN, compile, parse};
+use polars::prelude::*;
 use proptest::prelude::*;
 
 fn fields() -> Vec<Field> {
@@ -91,11 +92,33 @@ const TOKENS: &[&str] = &[
     "\t",
 ];
 
+/// A small frame of every field type, nulls included, to run compiled expressions on.
+fn frame() -> DataFrame {
+    use chrono::NaiveDate;
+    let day = |d: u32| NaiveDate::from_ymd_opt(2024, 3, d);
+    df!(
+        "ten" => [Some("Hà Nội"), None, Some("Đường Láng"), Some("a'b")],
+        "le_phi" => [Some(500_000i64), Some(0), None, Some(-1)],
+        "ty_le" => [Some(0.5f64), None, Some(7.25), Some(-0.0)],
+        "ngay" => [day(1), day(2), None, day(31)],
+        "luc" => [Some(1_709_251_200_000_000i64), None, Some(0), Some(1)],
+        "dung_han" => [Some(true), Some(false), None, Some(true)],
+    )
+    .and_then(|df| {
+        df.lazy().with_columns([col("luc").cast(DataType::Datetime(TimeUnit::Microseconds, None))]).collect()
+    })
+    .expect("the test frame")
+}
+
 fn check(src: &str) {
     let len = src.chars().count();
     match parse(src) {
         Ok(ast) => {
-            let _ = compile(&ast, &fields());
+            // What compiles must also run: a runtime error would be a 500.
+            if let Ok(expr) = compile(&ast, &fields()) {
+                let run = frame().lazy().filter(expr).collect();
+                assert!(run.is_ok(), "{src:?} compiled but failed to run: {:?}", run.err());
+            }
         }
         Err(e) => {
             assert!(e.position >= 1, "position 0 for {src:?}");
@@ -126,5 +149,6 @@ fn long_and_deep_inputs_are_refused_not_overflowed() {
     check(&"not ".repeat(100_000));
     check(&format!("{}ten = 'a'{}", "(".repeat(60), ")".repeat(60)));
     check(&"a".repeat(MAX_LEN + 10));
-    check(&"ten = 'a' or ".repeat(300));
+    check(&format!("{}ten = 'a'", "ten = 'a' or ".repeat(300)));
+    check(&format!("{}le_phi between 1 and 2", "not (le_phi > 0.5) and ".repeat(200)));
 }

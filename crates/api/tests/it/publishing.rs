@@ -582,3 +582,54 @@ async fn recovery_fails_interrupted_jobs_and_removes_orphans() {
     assert!(std::fs::read_dir(data.join("uploads")).unwrap().next().is_none());
     assert_eq!(records(&w.app).await, before);
 }
+
+#[tokio::test]
+async fn cursor_pins_its_version_across_a_publish_and_belongs_to_its_dataset() {
+    let w = world().await;
+    let (_, first) = w.app.get_json(&format!("{DATASET}/records?limit=1&sort=ma")).await;
+    let next = first["links"]["next"].as_str().unwrap().to_string();
+    let v2 = "ma,ten,so_luong\n011,Phường Cống Vị,1\n012,Phường Điện Biên,2\n";
+    assert_eq!(upload(&w.app, Some(&w.own), "v2.csv", v2.as_bytes()).await.0, StatusCode::CREATED);
+    let (status, second) = w.app.get_json(&next).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!((second["version"].as_i64(), second["items"][0]["ma"].as_str()), (Some(1), Some("02")));
+    let (_, latest) = w.app.get_json(&format!("{DATASET}/records?limit=1&sort=ma")).await;
+    assert_eq!((latest["version"].as_i64(), latest["items"][0]["ma"].as_str()), (Some(2), Some("011")));
+
+    let token = next.split("cursor=").nth(1).unwrap();
+    let create = json!({"id": "ds-b", "title": "B", "license": "CC0-1.0"});
+    assert_eq!(w.app.send_json("POST", "/api/v1/datasets", Some(&w.own), &create).await.0, StatusCode::CREATED);
+    let uri = format!("/api/v1/datasets/ds-b/versions?wait=true&filename=b.csv");
+    let (status, _) = w.app.send("POST", &uri, Some(&w.own), Some("text/csv"), V1_CSV.as_bytes().to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = w.app.get_json(&format!("/api/v1/datasets/ds-b/records?limit=1&sort=ma&cursor={token}")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")));
+}
+
+#[tokio::test]
+async fn decomposed_text_finds_composed_values_and_semicolon_csv_has_decimal_commas() {
+    let w = world().await;
+    let csv = "ma,ten,ty_le\n01,Phường Phúc Xá,7.5\n02,Phường Trúc Bạch,12.25\n";
+    assert_eq!(upload(&w.app, Some(&w.own), "v2.csv", csv.as_bytes()).await.0, StatusCode::CREATED);
+    // "Phường Phúc Xá" as macOS and some input methods send it: decomposed (NFD).
+    let nfd = "Phu\u{31b}o\u{31b}\u{300}ng Phu\u{301}c Xa\u{301}";
+    let encoded: String = form_urlencoded::byte_serialize(nfd.as_bytes()).collect();
+    let (_, by_filter) = w.app.get_json(&format!("{DATASET}/records?ten={encoded}")).await;
+    assert_eq!(by_filter["total"], 1, "{by_filter}");
+    let where_: String = form_urlencoded::byte_serialize(format!("ten = '{nfd}'").as_bytes()).collect();
+    let (_, by_where) = w.app.get_json(&format!("{DATASET}/records?where={where_}")).await;
+    assert_eq!(by_where["total"], 1, "{by_where}");
+    let (status, body) = w.app.get(&format!("{DATASET}/records?format=csv&delimiter=%3B&sort=ma")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "ma;ten;ty_le\r\n01;Phường Phúc Xá;7,5\r\n02;Phường Trúc Bạch;12,25\r\n"
+    );
+    // Names that would collide are refused as the caller's mistake, not a 500.
+    for bad in ["group_by=ten,ten", "group_by=ten&select=count(*)%20as%20ten"] {
+        let (status, body) = w.app.get_json(&format!("{DATASET}/records?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, body) = w.app.get_json(&format!("{DATASET}/records?offset=99999999999999999")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_offset")));
+}

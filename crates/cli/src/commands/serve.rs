@@ -22,6 +22,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let admin_token = std::env::var("OPENDATA_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
     app.admin_token = admin_token.as_deref().map(opendata_api::auth::AdminToken::new);
     app.max_upload_bytes = args.max_upload_bytes;
+    app.tables = opendata_api::cache::TableCache::new(args.cache_bytes);
     let router = opendata_api::router(AppState::new(app));
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;

@@ -50,7 +50,14 @@ pub fn write_rows(frame: &DataFrame, out: &mut Vec<u8>, opts: CsvOptions) -> Res
                     let _ = write!(out, "{v}");
                 }
                 CellValue::Float(f) if f.is_finite() => {
+                    let start = out.len();
                     let _ = write!(out, "{f}");
+                    // With `;` the reader is Excel in a decimal-comma locale (Vietnamese among them).
+                    if opts.delimiter == b';'
+                        && let Some(dot) = out[start..].iter().position(|b| *b == b'.')
+                    {
+                        out[start + dot] = b',';
+                    }
                 }
                 CellValue::Float(_) => {}
                 CellValue::Date(d) => write_date(out, d),

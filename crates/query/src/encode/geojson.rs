@@ -49,6 +49,18 @@ impl GeoSource {
     }
 }
 
+/// A GeoJSON geometry object: a known type with its coordinates (or geometries).
+fn is_geometry(v: &serde_json::Value) -> bool {
+    let Some(kind) = v.get("type").and_then(serde_json::Value::as_str) else { return false };
+    match kind {
+        "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon" => {
+            v.get("coordinates").is_some_and(serde_json::Value::is_array)
+        }
+        "GeometryCollection" => v.get("geometries").is_some_and(serde_json::Value::is_array),
+        _ => false,
+    }
+}
+
 pub const HEAD: &[u8] = br#"{"type":"FeatureCollection","features":["#;
 pub const TAIL: &[u8] = b"]}\n";
 
@@ -102,7 +114,7 @@ pub fn write_features(frame: &DataFrame, source: &GeoSource, out: &mut Vec<u8>, 
                     _ => None,
                 });
                 // Only a JSON object is copied through; anything else would break the document.
-                match text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()).filter(|v| v.is_object()) {
+                match text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()).filter(is_geometry) {
                     Some(geometry) => {
                         let _ = serde_json::to_writer(&mut *out, &geometry);
                     }

@@ -45,7 +45,18 @@ fn escape(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Characters an Excel cell holds.
+const CELL_MAX: usize = 32_767;
+
 fn inline_string(out: &mut Vec<u8>, s: &str, style: Option<u8>) {
+    // Longer text (a boundary's geometry) is cut, and says so: Excel refuses the file otherwise.
+    let cut: String;
+    let s = if s.chars().count() > CELL_MAX {
+        cut = s.chars().take(CELL_MAX - 1).chain(std::iter::once('…')).collect();
+        cut.as_str()
+    } else {
+        s
+    };
     out.extend_from_slice(b"<c t=\"inlineStr\"");
     if let Some(s) = style {
         let _ = write!(out, " s=\"{s}\"");

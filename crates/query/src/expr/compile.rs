@@ -2,6 +2,7 @@
 
 use opendata_ingest::{Field, FieldType};
 use polars::prelude::{Expr, col, lit};
+use unicode_normalization::UnicodeNormalization;
 
 use super::parse::{Ast, CmpOp, Literal, Operand};
 use crate::error::{QueryError, Result};
@@ -39,7 +40,7 @@ fn coerce(l: &Literal, f: &Field, pos: usize) -> Result<Expr> {
         (Literal::Null, _) => {
             return Err(error(pos, "null compares as unknown; write `is null` or `is not null`".into()));
         }
-        (Literal::Text(t), FieldType::String) => Value::Str(t.clone()),
+        (Literal::Text(t), FieldType::String) => Value::Str(t.nfc().collect()),
         (Literal::Number(_), FieldType::String) => return Err(mismatch(": put the value in quotes, e.g. '001'")),
         (Literal::Number(n), FieldType::Integer) => match n.parse::<i64>() {
             Ok(i) => Value::Int(i),
@@ -152,6 +153,36 @@ fn like_regex(pattern: &str) -> String {
     re
 }
 
+/// `and` or `or` of many expressions as a balanced tree: a chain of hundreds of conditions
+/// (`a or b or …`, a long `in` list) would otherwise nest as deep as it is long, and polars
+/// walks expression trees recursively.
+pub(crate) fn balanced(mut exprs: Vec<Expr>, and: bool) -> Option<Expr> {
+    while exprs.len() > 1 {
+        let mut next = Vec::with_capacity(exprs.len().div_ceil(2));
+        let mut it = exprs.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) if and => a.and(b),
+                Some(b) => a.or(b),
+                None => a,
+            });
+        }
+        exprs = next;
+    }
+    exprs.pop()
+}
+
+/// The operands of a chain of the same operator: `a or b or c` → [a, b, c].
+fn chain<'a>(ast: &'a Ast, and: bool, out: &mut Vec<&'a Ast>) {
+    match (ast, and) {
+        (Ast::And(a, b), true) | (Ast::Or(a, b), false) => {
+            chain(a, and, out);
+            chain(b, and, out);
+        }
+        _ => out.push(ast),
+    }
+}
+
 fn negate(e: Expr, negated: bool) -> Expr {
     if negated { e.not() } else { e }
 }
@@ -159,27 +190,28 @@ fn negate(e: Expr, negated: bool) -> Expr {
 /// Check `ast` against `fields` and build its predicate.
 pub fn compile(ast: &Ast, fields: &[Field]) -> Result<Expr> {
     Ok(match ast {
-        Ast::Or(a, b) => compile(a, fields)?.or(compile(b, fields)?),
-        Ast::And(a, b) => compile(a, fields)?.and(compile(b, fields)?),
+        Ast::Or(..) | Ast::And(..) => {
+            let and = matches!(ast, Ast::And(..));
+            let mut operands = Vec::new();
+            chain(ast, and, &mut operands);
+            let exprs = operands.into_iter().map(|a| compile(a, fields)).collect::<Result<Vec<_>>>()?;
+            balanced(exprs, and).unwrap_or_else(|| lit(and))
+        }
         Ast::Not(a) => compile(a, fields)?.not(),
         Ast::Compare { left, op, right } => {
             let (a, b) = pair(left, right, fields)?;
             compare(a, *op, b)
         }
         Ast::In { operand, list, negated } => {
-            let mut any: Option<Expr> = None;
+            let mut eqs = Vec::with_capacity(list.len());
             for item in list {
                 if let Operand::Literal { value: Literal::Null, pos } = item {
                     return Err(error(*pos, "null in an `in` list never matches; write `… or x is null`".into()));
                 }
                 let (a, b) = pair(operand, item, fields)?;
-                let eq = a.eq(b);
-                any = Some(match any {
-                    Some(prev) => prev.or(eq),
-                    None => eq,
-                });
+                eqs.push(a.eq(b));
             }
-            negate(any.unwrap_or_else(|| lit(false)), *negated)
+            negate(balanced(eqs, false).unwrap_or_else(|| lit(false)), *negated)
         }
         Ast::Between { operand, low, high, negated } => {
             let (a, lo) = pair(operand, low, fields)?;
@@ -191,7 +223,7 @@ pub fn compile(ast: &Ast, fields: &[Field]) -> Result<Expr> {
             let e = if *insensitive {
                 fold_expr(col(f.name.as_str())).str().contains(lit(like_regex(&fold_text(pattern))), true)
             } else {
-                col(f.name.as_str()).str().contains(lit(like_regex(pattern)), true)
+                col(f.name.as_str()).str().contains(lit(like_regex(&pattern.nfc().collect::<String>())), true)
             };
             negate(e, *negated)
         }
@@ -200,7 +232,7 @@ pub fn compile(ast: &Ast, fields: &[Field]) -> Result<Expr> {
             let e = if *insensitive {
                 fold_expr(col(f.name.as_str())).str().contains_literal(lit(fold_text(needle)))
             } else {
-                col(f.name.as_str()).str().contains_literal(lit(needle.clone()))
+                col(f.name.as_str()).str().contains_literal(lit(needle.nfc().collect::<String>()))
             };
             negate(e, *negated)
         }

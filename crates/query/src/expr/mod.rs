@@ -27,6 +27,7 @@ mod compile;
 mod lex;
 mod parse;
 
+pub(crate) use compile::balanced;
 pub use compile::compile;
 pub use parse::{Ast, CmpOp, Literal, Operand, parse};
 

@@ -32,7 +32,7 @@ pub struct DownloadParams {
     /// cached forever.
     pub version: Option<i64>,
     /// CSV only: start with a UTF-8 byte-order mark, which Excel needs to show Vietnamese.
-    pub bom: Option<bool>,
+    pub bom: Option<String>,
     /// CSV only: `,` (default), `;`, `tab` or `|`.
     pub delimiter: Option<String>,
 }
@@ -98,6 +98,14 @@ pub async fn download_dataset(
     let mut response = if if_none_match(request.headers(), &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if format == OutputFormat::Parquet {
+        // A resumed download of another version's bytes would be a corrupt file: a Range with
+        // an If-Range that is not this version's ETag gets the whole file.
+        let mut request = request;
+        let stale =
+            request.headers().get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != etag);
+        if stale {
+            request.headers_mut().remove(header::RANGE);
+        }
         let served =
             ServeFile::new_with_mime(&path, &"application/vnd.apache.parquet".parse().map_err(ApiError::internal)?)
                 .oneshot(request)
@@ -108,10 +116,14 @@ pub async fn download_dataset(
         r
     } else {
         let query = RecordsQuery { format, ..RecordsQuery::default() };
-        rows_response(path, query, version.schema.clone(), out).await?
+        let table = app.tables.table(&version, path).await?;
+        rows_response(table, query, version.schema.clone(), out).await?
     };
-    let h = response.headers_mut();
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\"")));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // Caching headers on answers only, never on errors (a 416, a vanished file).
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        let h = response.headers_mut();
+        h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\"")));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    }
     Ok(response)
 }

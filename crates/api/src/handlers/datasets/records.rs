@@ -117,7 +117,8 @@ pub async fn list_records(
     let bom = take_bom(&pairs)?;
     let delimiter = take_delimiter(&pairs)?;
     let pre = params::preamble(&pairs, accept, &OutputFormat::ALL)?;
-    let key = cursor::query_key(&pairs);
+    // A cursor belongs to one dataset and one query.
+    let key = format!("{id}\u{1f}{}", cursor::query_key(&pairs));
     let cursor = pre.cursor.as_deref().map(|t| Cursor::decode(t, &key, &app.cursor_secret)).transpose()?;
     let wanted = match (cursor, pre.version) {
         (Some(c), Some(v)) if c.version != v => {
@@ -143,15 +144,15 @@ pub async fn list_records(
         return Ok(caching(StatusCode::NOT_MODIFIED.into_response()));
     }
     let query = params::parse_records(&pairs, &version.schema, pre.format, cursor.map(|c| c.offset))?;
-    let path = app.catalog.blob_path(&version);
+    let table = app.tables.table(&version, app.catalog.blob_path(&version)).await?;
     let fields = version.schema.clone();
     let out =
         Output { dataset: id.clone(), version: version.number, format: pre.format, bom, csv: CsvOptions { delimiter } };
     if pre.format != OutputFormat::Json {
-        return Ok(caching(rows_response(path, query, fields, out).await?));
+        return Ok(caching(rows_response(table, query, fields, out).await?));
     }
     let q = query.clone();
-    let page = tokio::task::spawn_blocking(move || plan::page(&path, &q, &fields)).await??;
+    let page = tokio::task::spawn_blocking(move || plan::page(table.source(), &q, &fields)).await??;
     let body = envelope(&id, version.number, &version.schema, &query, &pairs, page, &key, &app.cursor_secret)?;
     let response = (
         [
@@ -183,9 +184,10 @@ fn etag(version_sha: &str, format: OutputFormat, pairs: &[(String, String)]) -> 
 }
 
 pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim().strip_prefix("W/") == Some(etag))
-    })
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim().strip_prefix("W/") == Some(etag)))
 }
 
 pub(crate) fn take_bom(pairs: &[(String, String)]) -> Result<bool, ApiError> {
@@ -238,8 +240,8 @@ fn envelope(
         }
         if kept.is_empty() { base.clone() } else { format!("{base}?{}", encode_pairs(kept)) }
     };
-    let next = (query.offset + page.frame.height() < page.total && limit > 0).then(|| {
-        let token = cursor::Cursor { version, offset: query.offset + limit }.encode(query_key, secret);
+    let next = (query.offset.saturating_add(page.frame.height()) < page.total && limit > 0).then(|| {
+        let token = cursor::Cursor { version, offset: query.offset.saturating_add(limit) }.encode(query_key, secret);
         with(Some(("cursor", token)))
     });
     let fields: Vec<serde_json::Value> = query
