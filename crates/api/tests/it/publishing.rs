@@ -599,8 +599,8 @@ async fn cursor_pins_its_version_across_a_publish_and_belongs_to_its_dataset() {
     let token = next.split("cursor=").nth(1).unwrap();
     let create = json!({"id": "ds-b", "title": "B", "license": "CC0-1.0"});
     assert_eq!(w.app.send_json("POST", "/api/v1/datasets", Some(&w.own), &create).await.0, StatusCode::CREATED);
-    let uri = format!("/api/v1/datasets/ds-b/versions?wait=true&filename=b.csv");
-    let (status, _) = w.app.send("POST", &uri, Some(&w.own), Some("text/csv"), V1_CSV.as_bytes().to_vec()).await;
+    let uri = "/api/v1/datasets/ds-b/versions?wait=true&filename=b.csv";
+    let (status, _) = w.app.send("POST", uri, Some(&w.own), Some("text/csv"), V1_CSV.as_bytes().to_vec()).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = w.app.get_json(&format!("/api/v1/datasets/ds-b/records?limit=1&sort=ma&cursor={token}")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")));
