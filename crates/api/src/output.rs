@@ -168,6 +168,7 @@ fn to_file(
 /// The answer to `query` in `out.format`; JSON is a plain array of rows (the `/records`
 /// envelope is built elsewhere).
 pub async fn rows_response(
+    app: &crate::state::App,
     table: Table,
     query: RecordsQuery,
     fields: Vec<Field>,
@@ -192,7 +193,7 @@ pub async fn rows_response(
         OutputFormat::Parquet | OutputFormat::Xlsx => {
             if out.format == OutputFormat::Xlsx && query.limit.is_none_or(|l| l > MAX_XLSX_ROWS) {
                 let (t, q, f) = (table.clone(), query.clone(), fields.clone());
-                let rows = tokio::task::spawn_blocking(move || plan::total(t.source(), &q, &f)).await??;
+                let rows = app.query(move || plan::total(t.source(), &q, &f)).await?;
                 if rows.saturating_sub(query.offset) > MAX_XLSX_ROWS && query.limit.is_none() {
                     return Err(ApiError::new(
                         "invalid_limit",
@@ -202,7 +203,7 @@ pub async fn rows_response(
                     ));
                 }
             }
-            let file = tokio::task::spawn_blocking(move || to_file(table, query, fields, names, out)).await??;
+            let file = app.query(move || to_file(table, query, fields, names, out)).await?;
             let length = file.metadata().map_err(ApiError::internal)?.len();
             let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
             let mut response = (headers, Body::from_stream(stream)).into_response();
@@ -211,6 +212,6 @@ pub async fn rows_response(
         }
         OutputFormat::Json => Encoder::JsonArray { first: true },
     };
-    let batches = tokio::task::spawn_blocking(move || Batches::new(table.source(), &query, &fields)).await??;
+    let batches = app.query(move || Batches::new(table.source(), &query, &fields)).await?;
     Ok((headers, streamed(batches, encoder)).into_response())
 }

@@ -22,6 +22,9 @@ pub struct App {
     pub cursor_secret: Vec<u8>,
     /// Versions' tables kept in memory (`OPENDATA_CACHE_BYTES`).
     pub tables: TableCache,
+    /// Queries run at once: one per core. More would only share the cores and multiply the
+    /// memory of answers in flight; the rest wait their turn.
+    pub query_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Tables kept in memory, unless configured otherwise: 512 MiB.
@@ -43,6 +46,9 @@ impl App {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             cursor_secret,
             tables: TableCache::new(DEFAULT_CACHE_BYTES),
+            query_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         }
     }
 }
@@ -62,5 +68,31 @@ impl Deref for AppState {
 
     fn deref(&self) -> &App {
         &self.0
+    }
+}
+
+impl App {
+    /// Run blocking query work (polars) on the blocking pool, one per free query slot.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> opendata_query::Result<T> + Send + 'static,
+    ) -> Result<T, crate::error::ApiError> {
+        let _slot = self.query_slots.clone().acquire_owned().await.map_err(crate::error::ApiError::internal)?;
+        Ok(tokio::task::spawn_blocking(work).await??)
+    }
+
+    /// Load the latest version of every dataset into memory (within the budget), so the
+    /// first readers do not wait for it.
+    pub async fn warm(&self) {
+        let query = opendata_catalog::DatasetQuery { limit: usize::MAX, ..Default::default() };
+        let Ok((_, datasets)) = self.catalog.datasets(&query).await else { return };
+        for d in datasets {
+            if let Ok(version) = self.catalog.version(&d.metadata.id, None).await {
+                let path = self.catalog.blob_path(&version);
+                if let Err(e) = self.tables.table(&version, path).await {
+                    tracing::warn!(dataset = %d.metadata.id, error = %e.message, "could not load the table into memory");
+                }
+            }
+        }
     }
 }

@@ -18,13 +18,14 @@ use opendata_ingest::{Field, FieldType};
 use polars::prelude::*;
 
 use crate::error::{QueryError, Result};
+use crate::filter::{Filter, Op, Value};
 use crate::fold::fold_text;
-use crate::params::{SortKey, word_predicate};
+use crate::params::{RecordsQuery, SortKey, word_predicate};
 
 /// Fields with at most this many distinct values get value codes for search.
 const DICTIONARY_MAX: usize = 1 << 16;
 
-/// The name of the search-mask column added to the frame for one request.
+/// The name of the column of matching rows added to the frame for one request.
 pub const SEARCH_COLUMN: &str = "__opendata_q";
 
 /// Search structures of one text field.
@@ -32,9 +33,23 @@ struct TextIndex {
     name: String,
     /// Every folded word of every value.
     words: BTreeSet<String>,
-    /// For fields with few distinct values: each row's value (`u32::MAX` for null) and each
-    /// value's folded words.
-    dictionary: Option<(Vec<u32>, Vec<Vec<String>>)>,
+    /// For fields with few distinct values: each row's value code, each value's folded
+    /// words, and each value's code.
+    dictionary: Option<Dictionary>,
+}
+
+struct Dictionary {
+    /// `u32::MAX` for null.
+    codes: Vec<u32>,
+    words: Vec<Vec<String>>,
+    values: HashMap<String, u32>,
+}
+
+impl Dictionary {
+    /// Rows whose code is one of `hit`'s true entries.
+    fn rows(&self, hit: &[bool]) -> BooleanChunked {
+        self.codes.iter().map(|c| hit.get(*c as usize).copied().unwrap_or(false)).collect()
+    }
 }
 
 /// Words of folded text: runs of letters and digits.
@@ -69,7 +84,8 @@ impl TextIndex {
                 };
                 codes.push(code);
             }
-            return Ok(Self { name, words, dictionary: Some((codes, value_words)) });
+            let values = ids.into_iter().map(|(v, c)| (v.to_string(), c)).collect();
+            return Ok(Self { name, words, dictionary: Some(Dictionary { codes, words: value_words, values }) });
         }
         for v in ca.iter().flatten() {
             words.extend(words_of(&fold_text(v)).map(str::to_string));
@@ -84,11 +100,9 @@ impl TextIndex {
             return Ok(None);
         }
         match &self.dictionary {
-            Some((codes, value_words)) => {
-                let hit: Vec<bool> = value_words.iter().map(|ws| ws.iter().any(|w| w.starts_with(word))).collect();
-                let mask: BooleanChunked =
-                    codes.iter().map(|c| hit.get(*c as usize).copied().unwrap_or(false)).collect();
-                Ok(Some(mask))
+            Some(d) => {
+                let hit: Vec<bool> = d.words.iter().map(|ws| ws.iter().any(|w| w.starts_with(word))).collect();
+                Ok(Some(d.rows(&hit)))
             }
             None => {
                 let df = frame.clone().lazy().select([word_predicate(&self.name, word).alias("m")]).collect()?;
@@ -130,7 +144,7 @@ impl MemoryTable {
             .iter()
             .map(|t| {
                 t.words.iter().map(|w| w.len() + 32).sum::<usize>()
-                    + t.dictionary.as_ref().map_or(0, |(c, v)| c.len() * 4 + v.len() * 48)
+                    + t.dictionary.as_ref().map_or(0, |d| d.codes.len() * 4 + d.words.len() * 96)
             })
             .sum();
         let bytes = frame.estimated_size() + index_bytes;
@@ -146,11 +160,8 @@ impl MemoryTable {
         self.frame.height()
     }
 
-    /// The frame to query, with the `q` mask as an extra column when there is a search.
-    pub(crate) fn frame_for(&self, search: &[String], fields: &[Field]) -> Result<DataFrame> {
-        if search.is_empty() {
-            return Ok(self.frame.clone());
-        }
+    /// Rows where every word of `q` starts a word of some text field.
+    fn search_mask(&self, search: &[String], fields: &[Field]) -> Result<Option<BooleanChunked>> {
         let mut all: Option<BooleanChunked> = None;
         for word in search {
             let any = if word.chars().all(char::is_alphanumeric) {
@@ -167,11 +178,9 @@ impl MemoryTable {
             } else {
                 // Punctuation inside the word: the regular expression over every text field.
                 let text_fields: Vec<&Field> = fields.iter().filter(|f| f.field_type == FieldType::String).collect();
-                let expr = text_fields
-                    .iter()
-                    .map(|f| word_predicate(&f.name, word))
-                    .reduce(|a, b| a.or(b))
-                    .unwrap_or_else(|| lit(false));
+                let expr =
+                    crate::expr::balanced(text_fields.iter().map(|f| word_predicate(&f.name, word)).collect(), false)
+                        .unwrap_or_else(|| lit(false));
                 let df = self.frame.clone().lazy().select([expr.alias("m")]).collect()?;
                 df.column("m")?.bool()?.clone()
             };
@@ -180,10 +189,56 @@ impl MemoryTable {
                 None => any,
             });
         }
-        let mask = all.unwrap_or_else(|| BooleanChunked::full(PlSmallStr::EMPTY, true, self.frame.height()));
+        Ok(all)
+    }
+
+    /// An equality filter on a text field with few values, answered from the value codes.
+    fn dictionary_mask(&self, filter: &Filter) -> Option<BooleanChunked> {
+        if !matches!(filter.op, Op::Eq | Op::In) {
+            return None;
+        }
+        let d = self.text.iter().find(|t| t.name == filter.field)?.dictionary.as_ref()?;
+        let mut hit = vec![false; d.words.len()];
+        for v in &filter.values {
+            let Value::Str(s) = v else { return None };
+            if let Some(code) = d.values.get(s) {
+                hit[*code as usize] = true;
+            }
+        }
+        Some(d.rows(&hit))
+    }
+
+    /// The frame to query, with the column of rows matching the filters, `where` and `q`
+    /// added when there are any (then [`MemoryTable::predicate`] is that column). Text
+    /// equality filters are answered from value codes and `q` from the word index; the rest
+    /// runs once over the whole table as a polars expression.
+    pub(crate) fn frame_for(&self, query: &RecordsQuery, fields: &[Field]) -> Result<DataFrame> {
+        let mut masks: Vec<BooleanChunked> = self.search_mask(&query.search, fields)?.into_iter().collect();
+        let mut rest = Vec::new();
+        for filter in &query.filters {
+            match self.dictionary_mask(filter) {
+                Some(mask) => masks.push(mask),
+                None => rest.push(filter.expr()),
+            }
+        }
+        if let Some(w) = &query.where_ {
+            rest.push(w.expr.clone());
+        }
+        if let Some(expr) = crate::expr::balanced(rest, true) {
+            let df = self.frame.clone().lazy().select([expr.fill_null(lit(false)).alias("m")]).collect()?;
+            masks.push(df.column("m")?.bool()?.clone());
+        }
+        let Some(mask) = masks.into_iter().reduce(|a, b| &a & &b) else {
+            return Ok(self.frame.clone());
+        };
         let mut frame = self.frame.clone();
         frame.with_column(mask.with_name(SEARCH_COLUMN.into()).into_column())?;
         Ok(frame)
+    }
+
+    /// The predicate over [`MemoryTable::frame_for`]'s frame, if the query filters at all.
+    pub(crate) fn predicate(query: &RecordsQuery) -> Option<Expr> {
+        (!query.filters.is_empty() || query.where_.is_some() || !query.search.is_empty()).then(|| col(SEARCH_COLUMN))
     }
 
     /// The row order of the whole table by `sort` (nulls last), computed once.

@@ -15,6 +15,25 @@ use polars::prelude::*;
 use crate::aggregate::SelectItem;
 use crate::error::Result;
 use crate::memory::{MemoryTable, SEARCH_COLUMN};
+
+/// The rows where `mask` is true, from the `offset`-th on, at most `limit` of them.
+fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
+    let wanted = offset.saturating_add(limit);
+    let mut found = 0usize;
+    let mut rows: Vec<IdxSize> = Vec::with_capacity(limit.min(1 << 16));
+    for (i, m) in mask.iter().enumerate() {
+        if found >= wanted {
+            break;
+        }
+        if m == Some(true) {
+            if found >= offset {
+                rows.push(i as IdxSize);
+            }
+            found += 1;
+        }
+    }
+    IdxCa::from_vec(PlSmallStr::EMPTY, rows)
+}
 use crate::params::RecordsQuery;
 
 /// Where the rows come from.
@@ -33,16 +52,9 @@ impl Source<'_> {
         match self {
             Source::File(path) => Ok((scan(path)?, row_count(path)?, query.predicate(fields))),
             Source::Memory(table) => {
-                let frame = table.frame_for(&query.search, fields)?;
+                let frame = table.frame_for(query, fields)?;
                 let rows = frame.height();
-                let mut predicate = query.filter_predicate();
-                if !query.search.is_empty() {
-                    predicate = Some(match predicate {
-                        Some(p) => col(SEARCH_COLUMN).and(p),
-                        None => col(SEARCH_COLUMN),
-                    });
-                }
-                Ok((frame.lazy(), rows, predicate))
+                Ok((frame.lazy(), rows, MemoryTable::predicate(query)))
             }
         }
     }
@@ -142,27 +154,47 @@ fn count(lf: LazyFrame) -> Result<usize> {
 
 /// Count the matching rows (or groups) and collect one page of them, and the facets.
 pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<Page> {
-    let lf = filtered(source, query, fields)?;
     let limit = query.limit.unwrap_or(usize::MAX).min(u32::MAX as usize);
+    let offset = query.offset.min(i64::MAX as usize);
     let whole_table = query.filters.is_empty() && query.where_.is_none() && query.search.is_empty();
-    let (total, frame) = if let Source::Memory(table) = source
-        && whole_table
-        && !query.sort.is_empty()
-        && !query.aggregating()
-    {
-        // A page of the whole table in a kept order: no sort per request.
-        let rows = table.sorted_slice(&query.sort, query.offset, limit)?;
-        (table.height(), rows.lazy().select(projection(query, fields)).collect()?)
-    } else if query.aggregating() {
-        let groups = aggregated(lf.clone(), query).collect()?;
-        (groups.height(), groups.slice(query.offset as i64, limit))
-    } else {
-        let total = count(lf.clone())?;
-        let frame = sorted(lf.clone(), query)
-            .slice(query.offset as i64, limit as IdxSize)
-            .select(projection(query, fields))
-            .collect()?;
-        (total, frame)
+    // A memory table's rows with their match column, made once for this request.
+    let memory = match source {
+        Source::Memory(table) => Some((table, table.frame_for(query, fields)?)),
+        Source::File(_) => None,
+    };
+    let lf = match &memory {
+        Some((_, frame)) => match MemoryTable::predicate(query) {
+            Some(p) => frame.clone().lazy().filter(p),
+            None => frame.clone().lazy(),
+        },
+        None => filtered(source, query, fields)?,
+    };
+    let (total, frame) = match &memory {
+        Some((table, _)) if whole_table && !query.sort.is_empty() && !query.aggregating() => {
+            // A page of the whole table in a kept order: no sort per request.
+            let rows = table.sorted_slice(&query.sort, offset, limit)?;
+            (table.height(), rows.lazy().select(projection(query, fields)).collect()?)
+        }
+        Some((_, frame)) if query.sort.is_empty() && !query.aggregating() => {
+            // In file order: count the matches and take the page's rows; nothing else is copied.
+            let (total, rows) = match frame.column(SEARCH_COLUMN).ok().map(|c| c.bool().cloned()).transpose()? {
+                Some(mask) => (mask.sum().unwrap_or(0) as usize, frame.take(&first_matches(&mask, offset, limit))?),
+                None => (frame.height(), frame.slice(offset as i64, limit)),
+            };
+            (total, rows.lazy().select(projection(query, fields)).collect()?)
+        }
+        _ if query.aggregating() => {
+            let groups = aggregated(lf.clone(), query).collect()?;
+            (groups.height(), groups.slice(offset as i64, limit))
+        }
+        _ => {
+            let total = count(lf.clone())?;
+            let frame = sorted(lf.clone(), query)
+                .slice(offset as i64, limit as IdxSize)
+                .select(projection(query, fields))
+                .collect()?;
+            (total, frame)
+        }
     };
     let facets =
         query.facets.iter().map(|f| Ok((f.clone(), facet(lf.clone(), f, query.facet_size)?))).collect::<Result<_>>()?;

@@ -23,7 +23,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     app.admin_token = admin_token.as_deref().map(opendata_api::auth::AdminToken::new);
     app.max_upload_bytes = args.max_upload_bytes;
     app.tables = opendata_api::cache::TableCache::new(args.cache_bytes);
-    let router = opendata_api::router(AppState::new(app));
+    let state = AppState::new(app);
+    tokio::spawn({
+        let state = state.clone();
+        async move { state.warm().await }
+    });
+    let router = opendata_api::router(state);
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;

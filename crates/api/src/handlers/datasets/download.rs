@@ -117,7 +117,7 @@ pub async fn download_dataset(
     } else {
         let query = RecordsQuery { format, ..RecordsQuery::default() };
         let table = app.tables.table(&version, path).await?;
-        rows_response(table, query, version.schema.clone(), out).await?
+        rows_response(&app, table, query, version.schema.clone(), out).await?
     };
     // Caching headers on answers only, never on errors (a 416, a vanished file).
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {

@@ -149,10 +149,10 @@ pub async fn list_records(
     let out =
         Output { dataset: id.clone(), version: version.number, format: pre.format, bom, csv: CsvOptions { delimiter } };
     if pre.format != OutputFormat::Json {
-        return Ok(caching(rows_response(table, query, fields, out).await?));
+        return Ok(caching(rows_response(&app, table, query, fields, out).await?));
     }
     let q = query.clone();
-    let page = tokio::task::spawn_blocking(move || plan::page(table.source(), &q, &fields)).await??;
+    let page = app.query(move || plan::page(table.source(), &q, &fields)).await?;
     let body = envelope(&id, version.number, &version.schema, &query, &pairs, page, &key, &app.cursor_secret)?;
     let response = (
         [
