@@ -305,6 +305,28 @@ impl Catalog {
         tokio::time::timeout(timeout, idle).await.is_ok()
     }
 
+    /// Keep with a refused job what could be told of its file (format, encoding, delimiter).
+    async fn record_preflight(&self, id: &str, input: &Path, job: &Job) {
+        let head = {
+            use std::io::Read;
+            let mut head = Vec::new();
+            if let Ok(file) = std::fs::File::open(input) {
+                let _ = file.take(1 << 20).read_to_end(&mut head);
+            }
+            head
+        };
+        let report = opendata_ingest::preflight(
+            &head,
+            job.source_name.as_deref(),
+            job.source_bytes as usize,
+            &job.options.to_ingest(),
+        );
+        if let Some(json) = report.and_then(|r| serde_json::to_string(&r).ok()) {
+            let _ =
+                sqlx::query("UPDATE jobs SET report = ? WHERE id = ?").bind(json).bind(id).execute(&self.pool).await;
+        }
+    }
+
     /// Mark a job that ran (it now holds the dataset's lock) as succeeded without a new
     /// version: its file is the latest version's.
     async fn finish_unchanged(&self, id: &str, latest: &crate::model::Version, report: Option<&Report>) -> Result<()> {
@@ -351,7 +373,7 @@ impl Catalog {
             .await
             .map_err(|e| internal(e.into()))?;
         self.jobs.set(id, Some(Progress { bytes_total: job.source_bytes, ..Progress::default() }));
-        let mut ingested = {
+        let read = {
             let board = self.jobs.clone();
             let (id, path, options) = (id.to_string(), input.to_path_buf(), job.options.to_ingest());
             tokio::task::spawn_blocking(move || {
@@ -359,7 +381,13 @@ impl Catalog {
             })
             .await
             .map_err(|e| internal(CatalogError::Join(e.to_string())))?
-            .map_err(|e| JobError::from(&e))?
+        };
+        let mut ingested = match read {
+            Ok(i) => i,
+            Err(e) => {
+                self.record_preflight(id, input, &job).await;
+                return Err(JobError::from(&e));
+            }
         };
         // The report names the file as the agency sent it, not as it was stored.
         ingested.report.source = job.source_name.clone().or(ingested.report.source);

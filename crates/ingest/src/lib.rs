@@ -90,6 +90,28 @@ fn new_report(format: Format, filename: Option<&str>, bytes: usize) -> Report {
     }
 }
 
+/// What can be told of a file from its first bytes (`head`): format, and for delimited text
+/// the encoding and delimiter. The report of a refused file, so its sender still learns what
+/// was understood; `None` when not even the format is known.
+pub fn preflight(head: &[u8], filename: Option<&str>, bytes: usize, options: &IngestOptions) -> Option<Report> {
+    if head.is_empty() {
+        return None;
+    }
+    let format = match options.format {
+        Some(f) => f,
+        None => formats::detect(head, filename).ok()?,
+    };
+    let mut report = new_report(format, filename, bytes);
+    if format == Format::Csv
+        && let Ok((text, encoding)) = text::decode_lazy(head, options.encoding.as_deref())
+    {
+        let delimiter = options.delimiter.unwrap_or_else(|| formats::csv::sniff_delimiter(sample(&text)));
+        report.encoding = Some(encoding);
+        report.delimiter = Some(formats::csv::delimiter_name(delimiter));
+    }
+    Some(report)
+}
+
 /// Read one file held in memory. `filename` helps only where the bytes are ambiguous and names
 /// the source in the report.
 pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> Result<Ingested> {

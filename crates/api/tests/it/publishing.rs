@@ -332,9 +332,13 @@ async fn refused_uploads_answer_their_code_and_publish_nothing() {
         }
         assert_eq!(records(&w.app).await, before, "{name} changed what is served");
     }
-    // The ragged file's message names the line.
+    // The ragged file's message names the line, and the job reports what was understood.
     let (_, body) = upload(&w.app, Some(&w.own), "ragged.csv", &bad("ragged.csv")).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("line 7"), "{body}");
+    let report = &body["error"]["details"]["job"]["report"];
+    assert_eq!(report["format"], "csv", "{body}");
+    assert_eq!(report["source"], "ragged.csv");
+    assert!(report["encoding"]["name"].is_string() && report["delimiter"].is_string(), "{report}");
     // A bad option is the caller's mistake: 400.
     let uri = format!("{DATASET}/versions?wait=true&encoding=klingon");
     let (status, body) = w.app.send("POST", &uri, Some(&w.own), Some("text/csv"), b"a,b\n1,2\n".to_vec()).await;
