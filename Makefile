@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= ./data
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: help run test build publish rust-test client-test fmt lint openapi toolchain venv curl clean
+.PHONY: help run test bench bench-tools build publish rust-test client-test fmt lint openapi toolchain venv curl clean
 
 help:
 	@echo "make run      build, publish datasets/ into $(DATA_DIR), serve on http://$(ADDR) (docs at /docs)"
@@ -20,6 +20,7 @@ help:
 	@echo "make fmt      format the code"
 	@echo "make lint     rustfmt --check and clippy -D warnings"
 	@echo "make openapi  regenerate openapi/openapi.json"
+	@echo "make bench    the workloads of shared/bench against opendata, nginx, Datasette, ROAPI (not part of make test)"
 
 toolchain:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs (rustc 1.95 or newer)"; exit 1; }
@@ -50,6 +51,23 @@ curl:
 	@command -v curl >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq curl; fi; }
+
+# `make bench` (not part of `make test`): every workload of shared/bench/WORKLOADS.md against
+# opendata, nginx, Datasette and ROAPI in one run; see bench/run.py. DURATION=30 WARMUP=5 by default.
+BENCH_VENV ?= $(HOME)/.cache/opendata-bench/venv
+
+$(BENCH_VENV)/.stamp: bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench-tools:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk nginx-light; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk nginx-light; fi; }
+
+bench: toolchain bench-tools $(BENCH_VENV)/.stamp
+	$(BENCH_VENV)/bin/python bench/run.py
 
 client-test: build venv curl
 	OPENDATA_BIN=$(BIN) $(PY) -m pytest -q tests/clients

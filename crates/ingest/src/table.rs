@@ -27,6 +27,21 @@ pub struct Field {
     pub max: Value,
 }
 
+impl Field {
+    /// A field known only by name and type (no statistics): for schemas built by hand.
+    pub fn new(name: &str, field_type: FieldType) -> Self {
+        Self {
+            name: name.to_string(),
+            title: name.to_string(),
+            field_type,
+            null_count: 0,
+            distinct_count: 0,
+            min: Value::Null,
+            max: Value::Null,
+        }
+    }
+}
+
 /// A normalised, typed table ready to be written as Parquet.
 #[derive(Debug, Clone)]
 pub struct Table {

@@ -229,15 +229,7 @@ mod tests {
     use super::*;
 
     fn fields() -> Vec<Field> {
-        let f = |name: &str, t| Field {
-            name: name.into(),
-            title: name.into(),
-            field_type: t,
-            null_count: 0,
-            distinct_count: 0,
-            min: serde_json::Value::Null,
-            max: serde_json::Value::Null,
-        };
+        let f = Field::new;
         vec![f("ten", FieldType::String), f("so", FieldType::Integer), f("ngay", FieldType::Date)]
     }
 

@@ -160,8 +160,55 @@ impl MemoryTable {
         self.frame.height()
     }
 
+    /// `q` in one pass over the rows, when every word is alphanumeric (up to 64 words) and
+    /// only fields with value codes hold words that start with them: per field, each value
+    /// gets a bit per search word it matches, and a row matches when its fields' bits cover
+    /// every word.
+    fn search_by_codes(&self, search: &[String]) -> Option<BooleanChunked> {
+        if search.len() > 64 || !search.iter().all(|w| w.chars().all(char::is_alphanumeric)) {
+            return None;
+        }
+        let mut relevant: Vec<(&Dictionary, Vec<u64>)> = Vec::new();
+        for index in &self.text {
+            let words: Vec<usize> = (0..search.len()).filter(|i| starts_any(&index.words, &search[*i])).collect();
+            if words.is_empty() {
+                continue;
+            }
+            let d = index.dictionary.as_ref()?;
+            let bits = d
+                .words
+                .iter()
+                .map(|ws| {
+                    words
+                        .iter()
+                        .filter(|i| ws.iter().any(|w| w.starts_with(&search[**i])))
+                        .fold(0u64, |b, i| b | 1 << i)
+                })
+                .collect();
+            relevant.push((d, bits));
+        }
+        let full: u64 = if search.len() == 64 { u64::MAX } else { (1u64 << search.len()) - 1 };
+        let rows = self.frame.height();
+        Some(
+            (0..rows)
+                .map(|r| {
+                    relevant
+                        .iter()
+                        .fold(0u64, |acc, (d, bits)| acc | bits.get(d.codes[r] as usize).copied().unwrap_or(0))
+                        == full
+                })
+                .collect(),
+        )
+    }
+
     /// Rows where every word of `q` starts a word of some text field.
     fn search_mask(&self, search: &[String], fields: &[Field]) -> Result<Option<BooleanChunked>> {
+        if search.is_empty() {
+            return Ok(None);
+        }
+        if let Some(mask) = self.search_by_codes(search) {
+            return Ok(Some(mask));
+        }
         let mut all: Option<BooleanChunked> = None;
         for word in search {
             let any = if word.chars().all(char::is_alphanumeric) {

@@ -461,18 +461,7 @@ mod tests {
     }
 
     fn fields() -> Vec<Field> {
-        ["a", "b"]
-            .iter()
-            .map(|n| Field {
-                name: n.to_string(),
-                title: n.to_string(),
-                field_type: FieldType::Integer,
-                null_count: 0,
-                distinct_count: 0,
-                min: serde_json::Value::Null,
-                max: serde_json::Value::Null,
-            })
-            .collect()
+        ["a", "b"].iter().map(|n| Field::new(n, FieldType::Integer)).collect()
     }
 
     #[test]

@@ -183,6 +183,18 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
             };
             (total, rows.lazy().select(projection(query, fields)).collect()?)
         }
+        Some((_, frame)) if !query.aggregating() && frame.column(SEARCH_COLUMN).is_ok() => {
+            // Sorted matches: sort only the sort fields of the matching rows, then take the
+            // page's rows whole.
+            let mask = frame.column(SEARCH_COLUMN)?.bool()?;
+            let matching = first_matches(mask, 0, usize::MAX);
+            let by: Vec<PlSmallStr> = query.sort.iter().map(|s| PlSmallStr::from(s.field.as_str())).collect();
+            let mut keys = frame.select(by)?.take(&matching)?;
+            keys.with_column(matching.clone().with_name("__opendata_row".into()).into_column())?;
+            let top = sorted(keys.lazy(), query).slice(offset as i64, limit as IdxSize).collect()?;
+            let rows = frame.take(top.column("__opendata_row")?.idx()?)?;
+            (matching.len(), rows.lazy().select(projection(query, fields)).collect()?)
+        }
         _ if query.aggregating() => {
             let groups = aggregated(lf.clone(), query).collect()?;
             (groups.height(), groups.slice(offset as i64, limit))

@@ -9,15 +9,7 @@ use polars::prelude::*;
 use proptest::prelude::*;
 
 fn fields() -> Vec<Field> {
-    let f = |name: &str, t| Field {
-        name: name.into(),
-        title: name.into(),
-        field_type: t,
-        null_count: 0,
-        distinct_count: 0,
-        min: serde_json::Value::Null,
-        max: serde_json::Value::Null,
-    };
+    let f = Field::new;
     vec![
         f("ten", FieldType::String),
         f("le_phi", FieldType::Integer),
