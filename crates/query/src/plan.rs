@@ -19,18 +19,26 @@ use crate::memory::{MemoryTable, SEARCH_COLUMN};
 /// The rows where `mask` is true, from the `offset`-th on, at most `limit` of them.
 fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
     let wanted = offset.saturating_add(limit);
-    let mut found = 0usize;
     let mut rows: Vec<IdxSize> = Vec::with_capacity(limit.min(1 << 16));
-    for (i, m) in mask.iter().enumerate() {
-        if found >= wanted {
-            break;
-        }
-        if m == Some(true) {
+    let mut found = 0usize;
+    let mut base = 0usize;
+    // Word by word through the bitmap: runs of non-matching rows cost nothing. A null counts
+    // as not matching.
+    for array in mask.downcast_iter() {
+        let values = match array.validity() {
+            Some(valid) => array.values() & valid,
+            None => array.values().clone(),
+        };
+        for i in values.true_idx_iter() {
+            if found >= wanted {
+                return IdxCa::from_vec(PlSmallStr::EMPTY, rows);
+            }
             if found >= offset {
-                rows.push(i as IdxSize);
+                rows.push((base + i) as IdxSize);
             }
             found += 1;
         }
+        base += array.len();
     }
     IdxCa::from_vec(PlSmallStr::EMPTY, rows)
 }
