@@ -64,3 +64,12 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJ
         }
     }
 }
+
+/// A list's `limit`: `default` when absent, 1 to `max` otherwise (400 `invalid_limit`).
+pub fn page_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if limit == 0 || limit > max {
+        return Err(ApiError::new("invalid_limit", format!("parameter `limit`: {limit} is not between 1 and {max}")));
+    }
+    Ok(limit)
+}

@@ -43,6 +43,8 @@ struct Dictionary {
     codes: Vec<u32>,
     words: Vec<Vec<String>>,
     values: HashMap<String, u32>,
+    /// The value of each code.
+    names: Vec<String>,
 }
 
 impl Dictionary {
@@ -84,8 +86,13 @@ impl TextIndex {
                 };
                 codes.push(code);
             }
+            let mut names = vec![String::new(); value_words.len()];
+            for (v, c) in &ids {
+                names[*c as usize] = v.to_string();
+            }
             let values = ids.into_iter().map(|(v, c)| (v.to_string(), c)).collect();
-            return Ok(Self { name, words, dictionary: Some(Dictionary { codes, words: value_words, values }) });
+            let dictionary = Dictionary { codes, words: value_words, values, names };
+            return Ok(Self { name, words, dictionary: Some(dictionary) });
         }
         for v in ca.iter().flatten() {
             words.extend(words_of(&fold_text(v)).map(str::to_string));
@@ -111,6 +118,9 @@ impl TextIndex {
         }
     }
 }
+
+/// Per group: the sum, count, min and max of an aggregate's non-null values.
+type GroupStats = (Vec<f64>, Vec<i64>, Vec<f64>, Vec<f64>);
 
 /// A sort, as the key of a kept row order: (field, descending) pairs.
 type SortSpec = Vec<(String, bool)>;
@@ -286,6 +296,116 @@ impl MemoryTable {
     /// The predicate over [`MemoryTable::frame_for`]'s frame, if the query filters at all.
     pub(crate) fn predicate(query: &RecordsQuery) -> Option<Expr> {
         (!query.filters.is_empty() || query.where_.is_some() || !query.search.is_empty()).then(|| col(SEARCH_COLUMN))
+    }
+
+    /// `group_by` one text field with value codes, with `count` and number aggregates: one pass
+    /// over the matching rows instead of a hash group-by. `None` when the query is not of
+    /// that shape (the general path answers it).
+    pub(crate) fn group_by_codes(
+        &self,
+        query: &RecordsQuery,
+        fields: &[Field],
+        mask: Option<&BooleanChunked>,
+    ) -> Result<Option<DataFrame>> {
+        use crate::aggregate::{AggFunc, SelectItem};
+        let [group] = query.group_by.as_slice() else { return Ok(None) };
+        let Some(d) = self.text.iter().find(|t| &t.name == group).and_then(|t| t.dictionary.as_ref()) else {
+            return Ok(None);
+        };
+        // Each aggregate, with its column's values as f64 (exact for the integers of a table).
+        let mut aggs = Vec::new();
+        for item in &query.select {
+            match item {
+                SelectItem::Field(f) if f == group => {}
+                SelectItem::Field(_) => return Ok(None),
+                SelectItem::Aggregate(a) => {
+                    let values = match (a.func, &a.field) {
+                        (AggFunc::Count, None) => None,
+                        (AggFunc::CountDistinct, _) => return Ok(None),
+                        (_, Some(f)) => {
+                            let numeric = fields
+                                .iter()
+                                .any(|x| &x.name == f && matches!(x.field_type, FieldType::Integer | FieldType::Float));
+                            if !numeric {
+                                return Ok(None);
+                            }
+                            Some(self.frame.column(f)?.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
+                        }
+                        (_, None) => return Ok(None),
+                    };
+                    aggs.push((a, values));
+                }
+            }
+        }
+        let groups = d.names.len() + 1; // the last one is null
+        let mut rows = vec![0i64; groups];
+        let mut acc: Vec<GroupStats> = aggs
+            .iter()
+            .map(|_| (vec![0.0; groups], vec![0; groups], vec![f64::INFINITY; groups], vec![f64::NEG_INFINITY; groups]))
+            .collect();
+        let arrays: Vec<Option<_>> =
+            aggs.iter().map(|(_, v)| v.as_ref().and_then(|ca| ca.downcast_iter().next())).collect();
+        let mut add = |r: usize| {
+            let code = d.codes[r];
+            let g = if code == u32::MAX { groups - 1 } else { code as usize };
+            rows[g] += 1;
+            for ((sum, n, min, max), array) in acc.iter_mut().zip(&arrays) {
+                if let Some(array) = array
+                    && array.validity().is_none_or(|v| v.get_bit(r))
+                {
+                    let v = array.value(r);
+                    sum[g] += v;
+                    n[g] += 1;
+                    min[g] = min[g].min(v);
+                    max[g] = max[g].max(v);
+                }
+            }
+        };
+        match mask {
+            Some(mask) => {
+                for i in crate::plan::first_matches(mask, 0, usize::MAX).into_no_null_iter() {
+                    add(i as usize);
+                }
+            }
+            None => (0..self.frame.height()).for_each(&mut add),
+        }
+        let present: Vec<usize> = (0..groups).filter(|g| rows[*g] > 0).collect();
+        let mut columns = Vec::new();
+        for item in &query.select {
+            let column = match item {
+                SelectItem::Field(name) => Column::new(
+                    name.as_str().into(),
+                    present.iter().map(|g| d.names.get(*g).map(String::as_str)).collect::<Vec<_>>(),
+                ),
+                SelectItem::Aggregate(a) => {
+                    let i = aggs.iter().position(|(x, _)| x.alias == a.alias).unwrap_or(0);
+                    let (sum, n, min, max) = &acc[i];
+                    let name = PlSmallStr::from(a.alias.as_str());
+                    let pick = |f: &dyn Fn(usize) -> f64| -> Vec<Option<f64>> {
+                        present.iter().map(|g| (n[*g] > 0).then(|| f(*g))).collect()
+                    };
+                    let floats = match a.func {
+                        AggFunc::Count if a.field.is_none() => {
+                            columns.push(Column::new(name, present.iter().map(|g| rows[*g]).collect::<Vec<_>>()));
+                            continue;
+                        }
+                        AggFunc::Count => {
+                            columns.push(Column::new(name, present.iter().map(|g| n[*g]).collect::<Vec<_>>()));
+                            continue;
+                        }
+                        AggFunc::Avg => pick(&|g| sum[g] / n[g] as f64),
+                        AggFunc::Sum => pick(&|g| sum[g]),
+                        AggFunc::Min => pick(&|g| min[g]),
+                        AggFunc::Max => pick(&|g| max[g]),
+                        AggFunc::CountDistinct => return Ok(None),
+                    };
+                    let column = Column::new(name, floats);
+                    if a.output_type == FieldType::Integer { column.cast(&DataType::Int64)? } else { column }
+                }
+            };
+            columns.push(column);
+        }
+        Ok(Some(DataFrame::new_infer_height(columns)?))
     }
 
     /// The row order of the whole table by `sort` (nulls last), computed once.

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::memory::{MemoryTable, SEARCH_COLUMN};
 
 /// The rows where `mask` is true, from the `offset`-th on, at most `limit` of them.
-fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
+pub(crate) fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
     let wanted = offset.saturating_add(limit);
     let mut rows: Vec<IdxSize> = Vec::with_capacity(limit.min(1 << 16));
     let mut found = 0usize;
@@ -202,6 +202,22 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
             let top = sorted(keys.lazy(), query).slice(offset as i64, limit as IdxSize).collect()?;
             let rows = frame.take(top.column("__opendata_row")?.idx()?)?;
             (matching.len(), rows.lazy().select(projection(query, fields)).collect()?)
+        }
+        Some((table, frame))
+            if query.aggregating()
+                && let Some(groups) = table.group_by_codes(
+                    query,
+                    fields,
+                    frame.column(SEARCH_COLUMN).ok().map(|c| c.bool()).transpose()?,
+                )? =>
+        {
+            let groups = if query.sort.is_empty() {
+                let by = query.group_by.iter().map(|g| col(g.as_str())).collect();
+                sort_by(groups.lazy(), by, vec![false; query.group_by.len()]).collect()?
+            } else {
+                sorted(groups.lazy(), query).collect()?
+            };
+            (groups.height(), groups.slice(offset as i64, limit))
         }
         _ if query.aggregating() => {
             let groups = aggregated(lf.clone(), query).collect()?;

@@ -45,13 +45,7 @@ pub async fn list_audit(
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditList>, ApiError> {
     caller.require_admin()?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::new(
-            "invalid_limit",
-            format!("parameter `limit`: {limit} is not between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = crate::extract::page_limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let offset = params.offset.unwrap_or(0);
     let query = AuditQuery { publisher: params.publisher.clone(), limit, offset };
     let (total, entries) = app.catalog.audit(&query).await?;

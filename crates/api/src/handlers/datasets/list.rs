@@ -45,13 +45,7 @@ pub async fn list_datasets(
     State(app): State<AppState>,
     ApiQuery(params): ApiQuery<ListDatasetsQuery>,
 ) -> Result<Json<DatasetList>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::new(
-            "invalid_limit",
-            format!("parameter `limit`: {limit} is not between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = crate::extract::page_limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let offset = params.offset.unwrap_or(0);
     let query = DatasetQuery {
         q: params.q.clone(),
