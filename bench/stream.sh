@@ -43,14 +43,14 @@ echo "server idle: $(rss) MB"
 
 mkdir -p bench/results
 RESULT=bench/results/stream-$(date +%Y-%m-%d).json
-: > "$RESULT"
+touch "$RESULT" # runs append: each line says its cache setting
 for path in "download?format=csv" "records?format=csv" "records?format=ndjson" "records?format=geojson" "records?format=csv&where=le_phi%20%3E%3D%20500000&sort=-ngay_tiep_nhan"; do
     url="http://127.0.0.1:$PORT/api/v1/datasets/ho-so-tthc/$path"
     read -r secs bytes < <(curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "$url")
     mb_s=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / 1e6 / s }')
     printf '%-60s %8.2f s %8.1f MB %7s MB/s   server peak RSS so far %s MB\n' "$path" "$secs" \
         "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$mb_s" "$(hwm)"
-    printf '{"system": "opendata", "workload": "stream", "path": "%s", "seconds": %s, "bytes": %s, "mb_s": %s, "rss_mb": %s}\n' \
-        "$path" "$secs" "$bytes" "$mb_s" "$(hwm)" >> "$RESULT"
+    printf '{"system": "opendata", "workload": "stream", "cache_bytes": "%s", "path": "%s", "seconds": %s, "bytes": %s, "mb_s": %s, "rss_mb": %s}\n' \
+        "${OPENDATA_CACHE_BYTES:-default}" "$path" "$secs" "$bytes" "$mb_s" "$(hwm)" >> "$RESULT"
 done
 echo "wrote $RESULT"
