@@ -143,8 +143,10 @@ impl std::fmt::Debug for MemoryTable {
 impl MemoryTable {
     /// Read a version's Parquet file and index its text fields.
     pub fn load(path: &Path, fields: &[Field]) -> Result<Self> {
-        let mut frame = crate::plan::scan(path)?.collect()?;
-        frame.rechunk_mut();
+        // Kept in the file's row groups (64Ki rows each): a contiguous copy costs the allocator
+        // memory it does not give back. Streaming the 1M-row table measured 262 MB peak RSS
+        // this way, against 297 MB with numbers made contiguous and 373 MB with every column.
+        let frame = crate::plan::scan(path)?.collect()?;
         let text = fields
             .iter()
             .filter(|f| f.field_type == FieldType::String)
