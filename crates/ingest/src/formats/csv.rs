@@ -92,6 +92,8 @@ pub fn sniff_delimiter(text: &str) -> char {
         delimiter: char,
         rank: usize,
         score: usize,
+        /// Lines split into the most common count.
+        lines: usize,
         consistent: bool,
     }
     let candidates: Vec<Candidate> = CANDIDATES
@@ -112,7 +114,7 @@ pub fn sniff_delimiter(text: &str) -> char {
             }
             let multi = counts.iter().filter(|c| **c > 1).count();
             let score = if mode > 1 { mode * mode_lines } else { 0 };
-            Candidate { delimiter, rank, score, consistent: mode > 1 && mode_lines == multi }
+            Candidate { delimiter, rank, score, lines: mode_lines, consistent: mode > 1 && mode_lines == multi }
         })
         .collect();
     let Some(best) = candidates.iter().filter(|c| c.score > 0).max_by(|a, b| {
@@ -121,12 +123,13 @@ pub fn sniff_delimiter(text: &str) -> char {
     }) else {
         return ',';
     };
-    if !best.consistent
-        && let Some(clean) = candidates.iter().filter(|c| c.consistent).max_by_key(|c| c.score)
-    {
-        return clean.delimiter;
-    }
-    best.delimiter
+    // A delimiter that splits every line alike beats a winner that splits them raggedly, or
+    // that leaves more lines (a header, say) unsplit: `0,1|0,1` under `Cột 1|Cột 2` is `|`.
+    let better = candidates
+        .iter()
+        .filter(|c| c.consistent && (!best.consistent || c.lines > best.lines))
+        .max_by_key(|c| (c.lines, c.score));
+    better.unwrap_or(best).delimiter
 }
 /// A delimiter as the report shows it.
 pub fn delimiter_name(delimiter: char) -> String {
