@@ -48,10 +48,6 @@ impl JobState {
             _ => Self::Failed,
         }
     }
-
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed)
-    }
 }
 
 /// The ingest options an upload may set.

@@ -26,7 +26,7 @@ use crate::params::{RecordsQuery, SortKey, word_predicate};
 const DICTIONARY_MAX: usize = 1 << 16;
 
 /// The name of the column of matching rows added to the frame for one request.
-pub const SEARCH_COLUMN: &str = "__opendata_q";
+pub const MATCH_COLUMN: &str = "__opendata_match";
 
 /// Search structures of one text field.
 struct TextIndex {
@@ -291,13 +291,13 @@ impl MemoryTable {
             return Ok(self.frame.clone());
         };
         let mut frame = self.frame.clone();
-        frame.with_column(mask.with_name(SEARCH_COLUMN.into()).into_column())?;
+        frame.with_column(mask.with_name(MATCH_COLUMN.into()).into_column())?;
         Ok(frame)
     }
 
     /// The predicate over [`MemoryTable::frame_for`]'s frame, if the query filters at all.
     pub(crate) fn predicate(query: &RecordsQuery) -> Option<Expr> {
-        (!query.filters.is_empty() || query.where_.is_some() || !query.search.is_empty()).then(|| col(SEARCH_COLUMN))
+        (!query.filters.is_empty() || query.where_.is_some() || !query.search.is_empty()).then(|| col(MATCH_COLUMN))
     }
 
     /// `group_by` one text field with value codes, with `count` and number aggregates: one pass

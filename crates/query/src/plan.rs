@@ -14,7 +14,7 @@ use polars::prelude::*;
 
 use crate::aggregate::SelectItem;
 use crate::error::Result;
-use crate::memory::{MemoryTable, SEARCH_COLUMN};
+use crate::memory::{MATCH_COLUMN, MemoryTable};
 
 /// The rows where `mask` is true, from the `offset`-th on, at most `limit` of them.
 pub(crate) fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
@@ -185,16 +185,16 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
         }
         Some((_, frame)) if query.sort.is_empty() && !query.aggregating() => {
             // In file order: count the matches and take the page's rows; nothing else is copied.
-            let (total, rows) = match frame.column(SEARCH_COLUMN).ok().map(|c| c.bool().cloned()).transpose()? {
+            let (total, rows) = match frame.column(MATCH_COLUMN).ok().map(|c| c.bool().cloned()).transpose()? {
                 Some(mask) => (mask.sum().unwrap_or(0) as usize, frame.take(&first_matches(&mask, offset, limit))?),
                 None => (frame.height(), frame.slice(offset as i64, limit)),
             };
             (total, rows.lazy().select(projection(query, fields)).collect()?)
         }
-        Some((_, frame)) if !query.aggregating() && frame.column(SEARCH_COLUMN).is_ok() => {
+        Some((_, frame)) if !query.aggregating() && frame.column(MATCH_COLUMN).is_ok() => {
             // Sorted matches: sort only the sort fields of the matching rows, then take the
             // page's rows whole.
-            let mask = frame.column(SEARCH_COLUMN)?.bool()?;
+            let mask = frame.column(MATCH_COLUMN)?.bool()?;
             let matching = first_matches(mask, 0, usize::MAX);
             let by: Vec<PlSmallStr> = query.sort.iter().map(|s| PlSmallStr::from(s.field.as_str())).collect();
             let mut keys = frame.select(by)?.take(&matching)?;
@@ -208,7 +208,7 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
                 && let Some(groups) = table.group_by_codes(
                     query,
                     fields,
-                    frame.column(SEARCH_COLUMN).ok().map(|c| c.bool()).transpose()?,
+                    frame.column(MATCH_COLUMN).ok().map(|c| c.bool()).transpose()?,
                 )? =>
         {
             let groups = if query.sort.is_empty() {
