@@ -8,19 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-3}
-CACHE=${BENCH_CACHE:-$HOME/.cache/opendata-bench}
-DATA=$CACHE/data-$ROWS
+source bench/common.sh
 VENV=$CACHE/venv
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/opendata-target}
-BIN=$CARGO_TARGET_DIR/release/opendata
-SHARED=$(cd .. && pwd)/shared
-
-if [ ! -s "$DATA/ho_so_tthc.csv" ]; then
-    mkdir -p "$DATA"
-    python3 "$SHARED/bench/make_bench_data.py" --rows "$ROWS" --out "$DATA"
-fi
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import polars" 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check polars
