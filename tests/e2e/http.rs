@@ -242,6 +242,41 @@ async fn csv_download_streams_the_whole_table() {
 }
 
 #[tokio::test]
+async fn whole_table_downloads_are_kept_then_served_with_ranges() {
+    let url = server().url(&format!("{ADMIN_UNITS}/download?format=ndjson"));
+    let first = reqwest::get(&url).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let streamed = first.bytes().await.unwrap();
+    assert_eq!(streamed.iter().filter(|b| **b == b'\n').count(), 526);
+    // The first download is encoded while it streams, and kept as a file in the background;
+    // later ones are that file: the same bytes, with a length, resumable.
+    let client = reqwest::Client::new();
+    let mut kept = None;
+    for _ in 0..100 {
+        let r = client.get(&url).send().await.unwrap();
+        if r.headers().contains_key("content-length") && r.headers().contains_key("accept-ranges") {
+            kept = Some(r);
+            break;
+        }
+        r.bytes().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let kept = kept.expect("the download is kept as a file within 10 s");
+    assert_eq!(kept.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(kept.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(kept.headers()["content-disposition"], "attachment; filename=\"don-vi-hanh-chinh-ha-noi-v1.ndjson\"");
+    assert_eq!(kept.bytes().await.unwrap(), streamed);
+    let tail = client.get(&url).header("range", "bytes=-2").send().await.unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(tail.bytes().await.unwrap().as_ref(), &streamed[streamed.len() - 2..]);
+    // A resume of another version's bytes gets the whole file.
+    let stale = client.get(&url).header("range", "bytes=0-9").header("if-range", "\"other\"").send().await.unwrap();
+    assert_eq!(stale.status(), 200);
+    assert_eq!(stale.bytes().await.unwrap(), streamed);
+}
+
+#[tokio::test]
 async fn openapi_docs_and_probes() {
     let (status, spec) = get_json("/openapi.json").await;
     assert_eq!(status, 200);

@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The workspace root (where `datasets/` is).
+/// The workspace root (where `datasets/` is). The manifest folder is read when the tests run
+/// (cargo sets it), not baked in when they are built: a build cached in a target folder shared
+/// by several checkouts must read the checkout it runs in.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The `opendata` binary: `$OPENDATA_BIN`, or `debug/opendata` in this build's target folder.

@@ -107,6 +107,57 @@ impl Encoder {
     }
 }
 
+/// The encoder of a streamed format (CSV, NDJSON, GeoJSON, a JSON array).
+fn encoder(query: &RecordsQuery, fields: &[Field], out: &Output) -> Result<Encoder, ApiError> {
+    let columns = query.output_columns(fields);
+    Ok(match out.format {
+        OutputFormat::Csv => {
+            Encoder::Csv { names: columns.iter().map(|c| c.name.clone()).collect(), bom: out.bom, opts: out.csv }
+        }
+        OutputFormat::Ndjson => Encoder::Ndjson,
+        OutputFormat::Geojson => {
+            let typed: Vec<(String, opendata_ingest::FieldType)> =
+                columns.iter().map(|c| (c.name.clone(), c.field_type)).collect();
+            let source =
+                GeoSource::find(&typed).ok_or_else(|| ApiError::new("invalid_format", GeoSource::missing_message()))?;
+            Encoder::Geojson { source, first: true }
+        }
+        OutputFormat::Json => Encoder::JsonArray { first: true },
+        OutputFormat::Parquet | OutputFormat::Xlsx => {
+            return Err(ApiError::internal(format!("{} is not a streamed format", out.format.name())));
+        }
+    })
+}
+
+/// Write the whole answer of a streamed format to `path`, through `path.tmp` renamed when
+/// complete, so a reader never sees half a file. Blocking.
+pub fn write_export(table: &Table, fields: &[Field], out: &Output, path: &std::path::Path) -> Result<(), ApiError> {
+    use std::io::Write;
+    let query = RecordsQuery { format: out.format, ..RecordsQuery::default() };
+    let mut encoder = encoder(&query, fields, out)?;
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("export")));
+    let mut write = || -> Result<(), ApiError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(ApiError::internal)?;
+        }
+        let mut file =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(ApiError::internal)?);
+        file.write_all(&encoder.head()).map_err(ApiError::internal)?;
+        for batch in Batches::new(table.source(), &query, fields)? {
+            file.write_all(&encoder.batch(&batch?)?).map_err(ApiError::internal)?;
+        }
+        file.write_all(&encoder.tail()).map_err(ApiError::internal)?;
+        let file = file.into_inner().map_err(|e| ApiError::internal(e.into_error()))?;
+        file.sync_all().map_err(ApiError::internal)?;
+        std::fs::rename(&tmp, path).map_err(ApiError::internal)
+    };
+    let written = write();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 /// A body streamed from a blocking encoder through a bounded channel.
 fn streamed(batches: Batches, mut encoder: Encoder) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(CHANNEL_DEPTH);
@@ -174,21 +225,14 @@ pub async fn rows_response(
     fields: Vec<Field>,
     out: Output,
 ) -> Result<Response, ApiError> {
-    let columns = query.output_columns(&fields);
-    let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let names: Vec<String> = query.output_columns(&fields).iter().map(|c| c.name.clone()).collect();
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(out.format.content_type())),
         (header::CONTENT_DISPOSITION, out.disposition()),
     ];
     let encoder = match out.format {
-        OutputFormat::Csv => Encoder::Csv { names: names.clone(), bom: out.bom, opts: out.csv },
-        OutputFormat::Ndjson => Encoder::Ndjson,
-        OutputFormat::Geojson => {
-            let typed: Vec<(String, opendata_ingest::FieldType)> =
-                columns.iter().map(|c| (c.name.clone(), c.field_type)).collect();
-            let source =
-                GeoSource::find(&typed).ok_or_else(|| ApiError::new("invalid_format", GeoSource::missing_message()))?;
-            Encoder::Geojson { source, first: true }
+        OutputFormat::Csv | OutputFormat::Ndjson | OutputFormat::Geojson | OutputFormat::Json => {
+            encoder(&query, &fields, &out)?
         }
         OutputFormat::Parquet | OutputFormat::Xlsx => {
             if out.format == OutputFormat::Xlsx && query.limit.is_none_or(|l| l > MAX_XLSX_ROWS) {
@@ -210,7 +254,6 @@ pub async fn rows_response(
             response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             return Ok(response);
         }
-        OutputFormat::Json => Encoder::JsonArray { first: true },
     };
     let batches = app.query(move || Batches::new(table.source(), &query, &fields)).await?;
     Ok((headers, streamed(batches, encoder)).into_response())

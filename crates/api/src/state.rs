@@ -25,6 +25,8 @@ pub struct App {
     /// Queries run at once: one per core. More would only share the cores and multiply the
     /// memory of answers in flight; the rest wait their turn.
     pub query_slots: Arc<tokio::sync::Semaphore>,
+    /// Whole-table downloads being written to `exports/` (see `download`), so each is written once.
+    pub exports: Arc<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>>,
 }
 
 /// Tables kept in memory, unless configured otherwise: 512 MiB.
@@ -49,6 +51,7 @@ impl App {
             query_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
+            exports: Arc::default(),
         }
     }
 }

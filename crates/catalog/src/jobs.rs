@@ -440,6 +440,18 @@ impl Catalog {
                 }
             }
         }
+        // Exports being written when the server stopped, or of versions that are gone.
+        for dir in std::fs::read_dir(self.export_dir()).into_iter().flatten().flatten() {
+            let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
+            let dataset = dir.file_name().to_string_lossy().into_owned();
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let stem = name.split('.').next().unwrap_or_default();
+                if name.ends_with(".tmp") || !referenced.contains(&format!("{dataset}/{stem}.parquet")) {
+                    removed.push(file.path());
+                }
+            }
+        }
         for path in &removed {
             tracing::warn!(path = %path.display(), "removing a file left by an interrupted upload or publish");
             std::fs::remove_file(path).map_err(|e| CatalogError::io(path, e))?;

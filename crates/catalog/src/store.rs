@@ -113,6 +113,19 @@ impl Catalog {
         self.blob_dir.join(&version.blob)
     }
 
+    /// Where a version's whole table in another format is kept once written (`variant` names
+    /// the format and its options, e.g. `csv`, `csv-bom`): `exports/` beside `blobs/`, with the
+    /// blob's name. Written by the API on first download; removed with nothing else referring
+    /// to them by [`Catalog::recover`] when their blob is gone.
+    pub fn export_path(&self, version: &Version, variant: &str) -> PathBuf {
+        let blob = std::path::Path::new(&version.blob);
+        self.export_dir().join(blob.with_extension(variant))
+    }
+
+    pub(crate) fn export_dir(&self) -> PathBuf {
+        self.blob_dir.with_file_name("exports")
+    }
+
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

@@ -14,6 +14,7 @@ pub mod fold;
 pub mod memory;
 pub mod params;
 pub mod plan;
+mod select;
 
 pub use error::{QueryError, Result};
 pub use params::{OutputFormat, RecordsQuery};

@@ -21,6 +21,7 @@ use crate::error::{QueryError, Result};
 use crate::filter::{Filter, Op, Value};
 use crate::fold::fold_text;
 use crate::params::{RecordsQuery, SortKey, word_predicate};
+use crate::select::{Check, GroupStats, Numbers, Postings};
 
 /// Fields with at most this many distinct values get value codes for search.
 const DICTIONARY_MAX: usize = 1 << 16;
@@ -45,6 +46,8 @@ struct Dictionary {
     values: HashMap<String, u32>,
     /// The value of each code.
     names: Vec<String>,
+    /// The rows of each code.
+    postings: Postings,
 }
 
 impl Dictionary {
@@ -52,6 +55,19 @@ impl Dictionary {
     fn rows(&self, hit: &[bool]) -> BooleanChunked {
         self.codes.iter().map(|c| hit.get(*c as usize).copied().unwrap_or(false)).collect()
     }
+}
+
+/// `f` on each of `rows`, or on every row of a table of `height` rows.
+fn for_each_row(rows: Option<&[u32]>, height: usize, f: impl FnMut(usize)) {
+    match rows {
+        Some(rows) => rows.iter().map(|r| *r as usize).for_each(f),
+        None => (0..height).for_each(f),
+    }
+}
+
+/// The bits of `n` search words all set.
+fn full_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// Words of folded text: runs of letters and digits.
@@ -91,7 +107,8 @@ impl TextIndex {
                 names[*c as usize] = v.to_string();
             }
             let values = ids.into_iter().map(|(v, c)| (v.to_string(), c)).collect();
-            let dictionary = Dictionary { codes, words: value_words, values, names };
+            let postings = Postings::build(&codes, names.len());
+            let dictionary = Dictionary { codes, words: value_words, values, names, postings };
             return Ok(Self { name, words, dictionary: Some(dictionary) });
         }
         for v in ca.iter().flatten() {
@@ -119,18 +136,44 @@ impl TextIndex {
     }
 }
 
-/// Per group: the sum, count, min and max of an aggregate's non-null values.
-type GroupStats = (Vec<f64>, Vec<i64>, Vec<f64>, Vec<f64>);
-
 /// A sort, as the key of a kept row order: (field, descending) pairs.
 type SortSpec = Vec<(String, bool)>;
+
+/// Sorts whose row order is kept, at most (8 MB each for a million rows); past that, a
+/// sorted query sorts its matching rows.
+const KEPT_ORDERS: usize = 16;
+
+/// The row order of the whole table by one sort, and each row's place in it.
+pub(crate) struct KeptOrder {
+    order: IdxCa,
+    ranks: Vec<IdxSize>,
+}
+
+impl KeptOrder {
+    /// The `offset..offset + limit` first of `rows` in this order.
+    fn top(&self, rows: &[u32], offset: usize, limit: usize) -> IdxCa {
+        let k = offset.saturating_add(limit).min(rows.len());
+        let mut ranks: Vec<IdxSize> = rows.iter().map(|r| self.ranks[*r as usize]).collect();
+        if k < ranks.len() {
+            ranks.select_nth_unstable(k);
+            ranks.truncate(k);
+        }
+        ranks.sort_unstable();
+        let order = self.order.cont_slice().unwrap_or_default();
+        let page = ranks[offset.min(k)..].iter().filter_map(|r| order.get(*r as usize).copied()).collect();
+        IdxCa::from_vec(PlSmallStr::EMPTY, page)
+    }
+}
 
 /// One version's table in memory.
 pub struct MemoryTable {
     frame: DataFrame,
+    fields: Vec<Field>,
     text: Vec<TextIndex>,
     /// Row orders of the whole table, by sort.
-    orders: Mutex<HashMap<SortSpec, Arc<IdxCa>>>,
+    orders: Mutex<HashMap<SortSpec, Arc<KeptOrder>>>,
+    /// Number, date and boolean fields' values and sorted rows, made at their first filter.
+    numbers: Mutex<HashMap<String, Option<Arc<Numbers>>>>,
     bytes: usize,
 }
 
@@ -156,16 +199,19 @@ impl MemoryTable {
             .iter()
             .map(|t| {
                 t.words.iter().map(|w| w.len() + 32).sum::<usize>()
-                    + t.dictionary.as_ref().map_or(0, |d| d.codes.len() * 4 + d.words.len() * 96)
+                    + t.dictionary.as_ref().map_or(0, |d| d.codes.len() * 4 + d.words.len() * 96 + d.postings.bytes())
             })
             .sum();
         let bytes = frame.estimated_size() + index_bytes;
-        Ok(Self { frame, text, orders: Mutex::default(), bytes })
+        Ok(Self { frame, fields: fields.to_vec(), text, orders: Mutex::default(), numbers: Mutex::default(), bytes })
     }
 
-    /// About how much memory the table holds.
+    /// About how much memory the table holds, with the indexes made so far.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        let numbers: usize =
+            self.numbers.lock().map(|m| m.values().flatten().map(|n| n.bytes()).sum()).unwrap_or_default();
+        let orders: usize = self.orders.lock().map(|m| m.len() * self.frame.height() * 8).unwrap_or_default();
+        self.bytes + numbers + orders
     }
 
     pub fn height(&self) -> usize {
@@ -177,6 +223,25 @@ impl MemoryTable {
     /// gets a bit per search word it matches, and a row matches when its fields' bits cover
     /// every word.
     fn search_by_codes(&self, search: &[String]) -> Option<BooleanChunked> {
+        let relevant = self.search_bits(search)?;
+        let full = full_bits(search.len());
+        let rows = self.frame.height();
+        Some(
+            (0..rows)
+                .map(|r| {
+                    relevant
+                        .iter()
+                        .fold(0u64, |acc, (d, bits)| acc | bits.get(d.codes[r] as usize).copied().unwrap_or(0))
+                        == full
+                })
+                .collect(),
+        )
+    }
+
+    /// Per field holding a word that starts with a search word, each value's bits of the
+    /// search words it has a word starting with; `None` when a word is not alphanumeric, there
+    /// are more than 64, or a field without value codes holds one.
+    fn search_bits(&self, search: &[String]) -> Option<Vec<(&Dictionary, Vec<u64>)>> {
         if search.len() > 64 || !search.iter().all(|w| w.chars().all(char::is_alphanumeric)) {
             return None;
         }
@@ -199,18 +264,7 @@ impl MemoryTable {
                 .collect();
             relevant.push((d, bits));
         }
-        let full: u64 = if search.len() == 64 { u64::MAX } else { (1u64 << search.len()) - 1 };
-        let rows = self.frame.height();
-        Some(
-            (0..rows)
-                .map(|r| {
-                    relevant
-                        .iter()
-                        .fold(0u64, |acc, (d, bits)| acc | bits.get(d.codes[r] as usize).copied().unwrap_or(0))
-                        == full
-                })
-                .collect(),
-        )
+        Some(relevant)
     }
 
     /// Rows where every word of `q` starts a word of some text field.
@@ -307,14 +361,14 @@ impl MemoryTable {
         &self,
         query: &RecordsQuery,
         fields: &[Field],
-        mask: Option<&BooleanChunked>,
+        rows: Option<&[u32]>,
     ) -> Result<Option<DataFrame>> {
         use crate::aggregate::{AggFunc, SelectItem};
         let [group] = query.group_by.as_slice() else { return Ok(None) };
         let Some(d) = self.text.iter().find(|t| &t.name == group).and_then(|t| t.dictionary.as_ref()) else {
             return Ok(None);
         };
-        // Each aggregate, with its column's values as f64 (exact for the integers of a table).
+        // Each aggregate, with its field's values.
         let mut aggs = Vec::new();
         for item in &query.select {
             match item {
@@ -328,10 +382,10 @@ impl MemoryTable {
                             let numeric = fields
                                 .iter()
                                 .any(|x| &x.name == f && matches!(x.field_type, FieldType::Integer | FieldType::Float));
-                            if !numeric {
-                                return Ok(None);
+                            match self.numbers(f)? {
+                                Some(numbers) if numeric => Some(numbers),
+                                _ => return Ok(None),
                             }
-                            Some(self.frame.column(f)?.cast(&DataType::Float64)?.f64()?.rechunk().into_owned())
                         }
                         (_, None) => return Ok(None),
                     };
@@ -340,38 +394,24 @@ impl MemoryTable {
             }
         }
         let groups = d.names.len() + 1; // the last one is null
-        let mut rows = vec![0i64; groups];
-        let mut acc: Vec<GroupStats> = aggs
+        let mut counts = vec![0i64; groups];
+        // One pass per aggregate: a tight loop over two arrays each.
+        let height = self.frame.height();
+        for_each_row(rows, height, |r| counts[(d.codes[r] as usize).min(groups - 1)] += 1); // null is `u32::MAX`
+        let acc: Vec<GroupStats> = aggs
             .iter()
-            .map(|_| (vec![0.0; groups], vec![0; groups], vec![f64::INFINITY; groups], vec![f64::NEG_INFINITY; groups]))
+            .map(|(a, numbers)| match numbers {
+                Some(numbers) => {
+                    let extremes = matches!(a.func, AggFunc::Min | AggFunc::Max);
+                    match rows {
+                        Some(rows) => numbers.group_stats(rows.iter().map(|r| *r as usize), &d.codes, groups, extremes),
+                        None => numbers.group_stats(0..height, &d.codes, groups, extremes),
+                    }
+                }
+                None => GroupStats::new(groups),
+            })
             .collect();
-        let arrays: Vec<Option<_>> =
-            aggs.iter().map(|(_, v)| v.as_ref().and_then(|ca| ca.downcast_iter().next())).collect();
-        let mut add = |r: usize| {
-            let code = d.codes[r];
-            let g = if code == u32::MAX { groups - 1 } else { code as usize };
-            rows[g] += 1;
-            for ((sum, n, min, max), array) in acc.iter_mut().zip(&arrays) {
-                if let Some(array) = array
-                    && array.validity().is_none_or(|v| v.get_bit(r))
-                {
-                    let v = array.value(r);
-                    sum[g] += v;
-                    n[g] += 1;
-                    min[g] = min[g].min(v);
-                    max[g] = max[g].max(v);
-                }
-            }
-        };
-        match mask {
-            Some(mask) => {
-                for i in crate::plan::first_matches(mask, 0, usize::MAX).into_no_null_iter() {
-                    add(i as usize);
-                }
-            }
-            None => (0..self.frame.height()).for_each(&mut add),
-        }
-        let present: Vec<usize> = (0..groups).filter(|g| rows[*g] > 0).collect();
+        let present: Vec<usize> = (0..groups).filter(|g| counts[*g] > 0).collect();
         let mut columns = Vec::new();
         for item in &query.select {
             let column = match item {
@@ -381,14 +421,14 @@ impl MemoryTable {
                 ),
                 SelectItem::Aggregate(a) => {
                     let i = aggs.iter().position(|(x, _)| x.alias == a.alias).unwrap_or(0);
-                    let (sum, n, min, max) = &acc[i];
+                    let GroupStats { sum, n, min, max } = &acc[i];
                     let name = PlSmallStr::from(a.alias.as_str());
                     let pick = |f: &dyn Fn(usize) -> f64| -> Vec<Option<f64>> {
                         present.iter().map(|g| (n[*g] > 0).then(|| f(*g))).collect()
                     };
                     let floats = match a.func {
                         AggFunc::Count if a.field.is_none() => {
-                            columns.push(Column::new(name, present.iter().map(|g| rows[*g]).collect::<Vec<_>>()));
+                            columns.push(Column::new(name, present.iter().map(|g| counts[*g]).collect::<Vec<_>>()));
                             continue;
                         }
                         AggFunc::Count => {
@@ -410,11 +450,16 @@ impl MemoryTable {
         Ok(Some(DataFrame::new_infer_height(columns)?))
     }
 
-    /// The row order of the whole table by `sort` (nulls last), computed once.
-    pub(crate) fn order(&self, sort: &[SortKey]) -> Result<Arc<IdxCa>> {
+    /// The row order of the whole table by `sort` (nulls last, ties in file order), computed
+    /// once; `None` when [`KEPT_ORDERS`] sorts are kept already.
+    pub(crate) fn kept_order(&self, sort: &[SortKey]) -> Result<Option<Arc<KeptOrder>>> {
         let key: SortSpec = sort.iter().map(|s| (s.field.clone(), s.descending)).collect();
-        if let Some(o) = self.orders.lock().map_err(|_| QueryError::Engine("poisoned lock".into()))?.get(&key) {
-            return Ok(o.clone());
+        let lock = || self.orders.lock().map_err(|_| QueryError::Engine("poisoned lock".into()));
+        if let Some(o) = lock()?.get(&key) {
+            return Ok(Some(o.clone()));
+        }
+        if lock()?.len() >= KEPT_ORDERS {
+            return Ok(None);
         }
         let by: Vec<PlSmallStr> = sort.iter().map(|s| PlSmallStr::from(s.field.as_str())).collect();
         let options = SortMultipleOptions::default()
@@ -423,15 +468,110 @@ impl MemoryTable {
             .with_maintain_order(true);
         let indexed = self.frame.select(by.clone())?.with_row_index("__i".into(), None)?;
         let sorted = indexed.sort(by, options)?;
-        let order = Arc::new(sorted.column("__i")?.idx()?.clone());
-        self.orders.lock().map_err(|_| QueryError::Engine("poisoned lock".into()))?.insert(key, order.clone());
-        Ok(order)
+        let order = sorted.column("__i")?.idx()?.rechunk().into_owned();
+        let mut ranks = vec![0 as IdxSize; order.len()];
+        for (rank, row) in order.cont_slice().unwrap_or_default().iter().enumerate() {
+            ranks[*row as usize] = rank as IdxSize;
+        }
+        let kept = Arc::new(KeptOrder { order, ranks });
+        lock()?.insert(key, kept.clone());
+        Ok(Some(kept))
     }
 
-    /// Rows `offset..offset + limit` of the whole table in `sort` order.
-    pub(crate) fn sorted_slice(&self, sort: &[SortKey], offset: usize, limit: usize) -> Result<DataFrame> {
-        let order = self.order(sort)?;
-        let take = order.slice(offset as i64, limit);
-        Ok(self.frame.take(&take)?)
+    /// Rows `offset..offset + limit` of the whole table in `sort` order, when it is kept.
+    pub(crate) fn sorted_slice(&self, sort: &[SortKey], offset: usize, limit: usize) -> Result<Option<DataFrame>> {
+        let Some(kept) = self.kept_order(sort)? else { return Ok(None) };
+        let take = kept.order.slice(offset as i64, limit);
+        Ok(Some(self.frame.take(&take)?))
+    }
+
+    /// A number, date, datetime or boolean field's [`Numbers`], made at first use.
+    pub(crate) fn numbers(&self, field: &str) -> Result<Option<Arc<Numbers>>> {
+        let lock = || self.numbers.lock().map_err(|_| QueryError::Engine("poisoned lock".into()));
+        if let Some(n) = lock()?.get(field) {
+            return Ok(n.clone());
+        }
+        let Some(f) = self.fields.iter().find(|f| f.name == field) else { return Ok(None) };
+        let built = Numbers::build(self.frame.column(field)?, f.field_type).map(Arc::new);
+        lock()?.insert(field.to_string(), built.clone());
+        Ok(built)
+    }
+
+    /// The rows matching the query's filters and `q`, ascending, found from the indexes
+    /// ([`crate::select`]); `None` when the query has none, or one the indexes do not answer.
+    pub(crate) fn matching_rows(&self, query: &RecordsQuery, fields: &[Field]) -> Result<Option<Vec<u32>>> {
+        if (query.filters.is_empty() && query.search.is_empty()) || !crate::select::answerable(query, fields) {
+            return Ok(None);
+        }
+        // The numbers first: the checks borrow them.
+        let mut numbers = Vec::new();
+        for filter in &query.filters {
+            if filter.field_type != FieldType::String {
+                match self.numbers(&filter.field)? {
+                    Some(n) => numbers.push(n),
+                    None => return Ok(None),
+                }
+            }
+        }
+        let mut checks = Vec::new();
+        let mut numbers = numbers.iter();
+        for filter in &query.filters {
+            if filter.field_type == FieldType::String {
+                let Some(d) = self.text.iter().find(|t| t.name == filter.field).and_then(|t| t.dictionary.as_ref())
+                else {
+                    return Ok(None);
+                };
+                let mut hit = vec![false; d.names.len()];
+                for v in &filter.values {
+                    let Value::Str(s) = v else { return Ok(None) };
+                    if let Some(code) = d.values.get(s) {
+                        hit[*code as usize] = true;
+                    }
+                }
+                checks.push(Check::codes(&d.codes, hit, &d.postings));
+            } else {
+                let Some(n) = numbers.next() else { return Ok(None) };
+                let Some(ranges) = Check::ranges(filter, n) else { return Ok(None) };
+                checks.push(Check::Ranges { numbers: n, ranges });
+            }
+        }
+        if !query.search.is_empty() {
+            let Some(relevant) = self.search_bits(&query.search) else { return Ok(None) };
+            let fields = relevant.into_iter().map(|(d, bits)| (d.codes.as_slice(), bits, &d.postings)).collect();
+            checks.push(Check::Search { fields, full: full_bits(query.search.len()) });
+        }
+        Ok(Some(crate::select::matching(&crate::select::merged(checks), self.frame.height())))
+    }
+
+    /// The page of a query whose matching rows the indexes find (see
+    /// [`MemoryTable::matching_rows`]), without a pass over the table; `None` for other queries.
+    pub(crate) fn indexed_page(&self, query: &RecordsQuery, fields: &[Field]) -> Result<Option<crate::plan::Page>> {
+        if !query.facets.is_empty() {
+            return Ok(None);
+        }
+        let Some(rows) = self.matching_rows(query, fields)? else { return Ok(None) };
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let offset = query.offset;
+        if query.aggregating() {
+            let Some(groups) = self.group_by_codes(query, fields, Some(&rows))? else { return Ok(None) };
+            let groups = crate::plan::sort_groups(groups, query)?;
+            let total = groups.height();
+            return Ok(Some(crate::plan::Page {
+                total,
+                frame: groups.slice(offset as i64, limit),
+                facets: Vec::new(),
+            }));
+        }
+        let page = if query.sort.is_empty() {
+            let start = offset.min(rows.len());
+            let end = start.saturating_add(limit).min(rows.len());
+            IdxCa::from_vec(PlSmallStr::EMPTY, rows[start..end].to_vec())
+        } else if let Some(kept) = self.kept_order(&query.sort)? {
+            kept.top(&rows, offset, limit)
+        } else {
+            return Ok(None);
+        };
+        let frame = self.frame.take(&page)?.lazy().select(crate::plan::projection(query, fields)).collect()?;
+        Ok(Some(crate::plan::Page { total: rows.len(), frame, facets: Vec::new() }))
     }
 }

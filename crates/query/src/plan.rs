@@ -84,7 +84,7 @@ pub fn row_count(path: &Path) -> Result<usize> {
     Ok(n as usize)
 }
 
-fn projection(query: &RecordsQuery, fields: &[Field]) -> Vec<Expr> {
+pub(crate) fn projection(query: &RecordsQuery, fields: &[Field]) -> Vec<Expr> {
     query.output_fields(fields).iter().map(|f| col(f.name.as_str())).collect()
 }
 
@@ -146,6 +146,16 @@ fn shaped(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
     if query.aggregating() { aggregated(lf, query) } else { sorted(lf, query) }
 }
 
+/// Groups in `sort` order, or else by the group fields.
+pub(crate) fn sort_groups(groups: DataFrame, query: &RecordsQuery) -> Result<DataFrame> {
+    Ok(if query.sort.is_empty() {
+        let by = query.group_by.iter().map(|g| col(g.as_str())).collect();
+        sort_by(groups.lazy(), by, vec![false; query.group_by.len()]).collect()?
+    } else {
+        sorted(groups.lazy(), query).collect()?
+    })
+}
+
 /// One page of matching rows (or groups), how many there are in all, and the facets.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -164,6 +174,11 @@ fn count(lf: LazyFrame) -> Result<usize> {
 pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<Page> {
     let limit = query.limit.unwrap_or(usize::MAX).min(u32::MAX as usize);
     let offset = query.offset.min(i64::MAX as usize);
+    if let Source::Memory(table) = source
+        && let Some(page) = table.indexed_page(query, fields)?
+    {
+        return Ok(page);
+    }
     let whole_table = query.filters.is_empty() && query.where_.is_none() && query.search.is_empty();
     // A memory table's rows with their match column, made once for this request.
     let memory = match source {
@@ -178,9 +193,13 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
         None => filtered(source, query, fields)?,
     };
     let (total, frame) = match &memory {
-        Some((table, _)) if whole_table && !query.sort.is_empty() && !query.aggregating() => {
+        Some((table, _))
+            if whole_table
+                && !query.sort.is_empty()
+                && !query.aggregating()
+                && let Some(rows) = table.sorted_slice(&query.sort, offset, limit)? =>
+        {
             // A page of the whole table in a kept order: no sort per request.
-            let rows = table.sorted_slice(&query.sort, offset, limit)?;
             (table.height(), rows.lazy().select(projection(query, fields)).collect()?)
         }
         Some((_, frame)) if query.sort.is_empty() && !query.aggregating() => {
@@ -208,15 +227,16 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
                 && let Some(groups) = table.group_by_codes(
                     query,
                     fields,
-                    frame.column(MATCH_COLUMN).ok().map(|c| c.bool()).transpose()?,
+                    frame
+                        .column(MATCH_COLUMN)
+                        .ok()
+                        .map(|c| c.bool().map(|mask| first_matches(mask, 0, usize::MAX)))
+                        .transpose()?
+                        .as_ref()
+                        .map(|rows| rows.cont_slice().unwrap_or_default()),
                 )? =>
         {
-            let groups = if query.sort.is_empty() {
-                let by = query.group_by.iter().map(|g| col(g.as_str())).collect();
-                sort_by(groups.lazy(), by, vec![false; query.group_by.len()]).collect()?
-            } else {
-                sorted(groups.lazy(), query).collect()?
-            };
+            let groups = sort_groups(groups, query)?;
             (groups.height(), groups.slice(offset as i64, limit))
         }
         _ if query.aggregating() => {

@@ -11,7 +11,10 @@ use opendata_catalog::{Catalog, DatasetMetadata, SourceFile};
 use tower::ServiceExt;
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // Read when the tests run, not when they are built (see `opendata_e2e::workspace_root`).
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../..")
 }
 
 pub struct TestApp {

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 /// `shared/fixtures`, beside the project's root.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+    // Read when the tests run, not when they are built (see `opendata_e2e::workspace_root`).
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../../../shared/fixtures")
 }
 
 /// Every row of a table as JSON objects (dates `YYYY-MM-DD`, datetimes `YYYY-MM-DDTHH:MM:SS`).

@@ -5,8 +5,10 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use opendata_ingest::Field;
 use opendata_query::encode::csv::CsvOptions;
 use opendata_query::params::{OutputFormat, RecordsQuery};
+use opendata_query::plan::Table;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
@@ -17,7 +19,7 @@ use super::readable;
 use super::records::{if_none_match, take_bom, take_delimiter};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, QueryPairs};
-use crate::output::{Output, rows_response};
+use crate::output::{Output, rows_response, write_export};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -98,22 +100,17 @@ pub async fn download_dataset(
     let mut response = if if_none_match(request.headers(), &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if format == OutputFormat::Parquet {
-        // A resumed download of another version's bytes would be a corrupt file: a Range with
-        // an If-Range that is not this version's ETag gets the whole file.
-        let mut request = request;
-        let stale =
-            request.headers().get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != etag);
-        if stale {
-            request.headers_mut().remove(header::RANGE);
+        serve_file(request, &path, &out, &etag).await?
+    } else if let Some(variant) = export_variant(&out) {
+        let export = app.catalog.export_path(&version, &variant);
+        if export.is_file() {
+            serve_file(request, &export, &out, &etag).await?
+        } else {
+            let table = app.tables.table(&version, path).await?;
+            write_export_later(&app, table.clone(), version.schema.clone(), out.clone(), export);
+            let query = RecordsQuery { format, ..RecordsQuery::default() };
+            rows_response(&app, table, query, version.schema.clone(), out).await?
         }
-        let served =
-            ServeFile::new_with_mime(&path, &"application/vnd.apache.parquet".parse().map_err(ApiError::internal)?)
-                .oneshot(request)
-                .await
-                .map_err(ApiError::internal)?;
-        let mut r = served.map(Body::new);
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, out.disposition());
-        r
     } else {
         let query = RecordsQuery { format, ..RecordsQuery::default() };
         let table = app.tables.table(&version, path).await?;
@@ -126,4 +123,68 @@ pub async fn download_dataset(
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     }
     Ok(response)
+}
+
+/// A file with `Range`, `If-Range`, `Content-Length` and `Last-Modified`. A resumed download of
+/// another version's bytes would be a corrupt file: a `Range` with an `If-Range` that is not
+/// this version's `ETag` gets the whole file.
+async fn serve_file(
+    mut request: Request,
+    path: &std::path::Path,
+    out: &Output,
+    etag: &str,
+) -> Result<Response, ApiError> {
+    let stale = request.headers().get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != etag);
+    if stale {
+        request.headers_mut().remove(header::RANGE);
+    }
+    let mime = out.format.content_type().parse().map_err(ApiError::internal)?;
+    let served = ServeFile::new_with_mime(path, &mime).oneshot(request).await.map_err(ApiError::internal)?;
+    let mut r = served.map(Body::new);
+    r.headers_mut().insert(header::CONTENT_DISPOSITION, out.disposition());
+    Ok(r)
+}
+
+/// The name of a whole-table download kept as a file after it is first asked for: the
+/// formats researchers download whole, in their default options and with a BOM for Excel.
+/// Other delimiters are encoded on every request (they are rarer, and each kept variant is
+/// as large as the table's text).
+fn export_variant(out: &Output) -> Option<String> {
+    let name = match out.format {
+        OutputFormat::Csv if out.csv.delimiter == b',' => "csv",
+        OutputFormat::Ndjson => "ndjson",
+        OutputFormat::Json => "json",
+        OutputFormat::Geojson => "geojson",
+        _ => return None,
+    };
+    Some(if out.bom && out.format == OutputFormat::Csv { format!("{name}-bom") } else { name.to_string() })
+}
+
+/// Write a whole-table download to `path` in the background, once, after the answer that
+/// streams it now: later downloads of this version are served from the file (a version
+/// never changes), at disk speed and without encoding.
+fn write_export_later(app: &AppState, table: Table, fields: Vec<Field>, out: Output, path: std::path::PathBuf) {
+    {
+        let Ok(mut writing) = app.exports.lock() else { return };
+        if !writing.insert(path.clone()) {
+            return;
+        }
+    }
+    let app = app.clone();
+    tokio::spawn(async move {
+        let target = path.clone();
+        let written = app.query(move || Ok(write_export(&table, &fields, &out, &target))).await;
+        match written {
+            Ok(Ok(())) => tracing::info!(path = %path.display(), "kept a whole-table download"),
+            Ok(Err(e)) => {
+                tracing::warn!(path = %path.display(), error = %e.message, "could not keep a whole-table download")
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e.message, "could not keep a whole-table download")
+            }
+        }
+        if let Ok(mut writing) = app.exports.lock() {
+            writing.remove(&path);
+        }
+    });
 }

@@ -1,0 +1,568 @@
+//! The rows matching a query's filters, found from a [`MemoryTable`]'s indexes instead of a
+//! pass over every row, for the filters that are most of what readers send:
+//!
+//! - equality (`=`, `in`) on a text field with value codes: the rows of each value are kept
+//!   grouped by value ([`Postings`]), so `quan_huyen=Quận Ba Đình` is a slice of row ids;
+//! - `eq`, `in`, `gt`, `gte`, `lt`, `lte` on a number, date, datetime or boolean field: the
+//!   field's values are kept as ordered integers with the row order that sorts them
+//!   ([`Numbers`]), so a range is two binary searches;
+//! - `q` when every word is answered by value codes (as in `MemoryTable::search_by_codes`).
+//!
+//! The filter with the fewest rows drives: its rows are listed, then each is checked against
+//! the other filters one row at a time (a lookup in a code table or a comparison of two
+//! integers). When even the best filter keeps more than a third of the table, every row is
+//! checked instead. `where=` and other operators return `None`, and the caller computes a mask
+//! over the whole table as before.
+//!
+//! The answer is the matching row ids in ascending order, so the caller pages them in file
+//! order, or by a kept sort order's ranks, without another pass.
+
+use opendata_ingest::{Field, FieldType};
+use polars::prelude::*;
+
+use crate::filter::{Filter, Op, Value};
+use crate::params::RecordsQuery;
+
+/// Fields with at most this many values also keep a bitmap of each value's rows (an eighth
+/// of a byte per row and value): checking a row against one is a bit test in a bitmap that
+/// fits the cache, not a lookup in the codes.
+const DENSE_VALUES: usize = 64;
+
+/// Row ids grouped by value code: a counting sort of a field's codes.
+pub(crate) struct Postings {
+    /// Where each code's rows start in `rows`; one more entry than there are codes.
+    starts: Vec<u32>,
+    rows: Vec<u32>,
+    /// For fields with few values, each value's rows as a bitmap; else empty.
+    dense: Vec<Vec<u64>>,
+}
+
+impl Postings {
+    /// From each row's code (`u32::MAX` for null, which is left out) and the number of codes.
+    pub(crate) fn build(codes: &[u32], values: usize) -> Self {
+        let mut starts = vec![0u32; values + 1];
+        for &c in codes {
+            if (c as usize) < values {
+                starts[c as usize + 1] += 1;
+            }
+        }
+        for i in 0..values {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut rows = vec![0u32; starts[values] as usize];
+        for (r, &c) in codes.iter().enumerate() {
+            if let Some(at) = next.get_mut(c as usize) {
+                rows[*at as usize] = r as u32;
+                *at += 1;
+            }
+        }
+        let mut dense = Vec::new();
+        if values <= DENSE_VALUES {
+            dense = vec![vec![0u64; codes.len().div_ceil(64)]; values];
+            for (r, &c) in codes.iter().enumerate() {
+                if let Some(bits) = dense.get_mut(c as usize) {
+                    bits[r / 64] |= 1 << (r % 64);
+                }
+            }
+        }
+        Self { starts, rows, dense }
+    }
+
+    /// The rows of the codes that `hit`, as a bitmap, when this field keeps bitmaps.
+    fn bitmap(&self, hit: &[bool]) -> Option<Vec<u64>> {
+        let first = self.dense.first()?;
+        let mut out = vec![0u64; first.len()];
+        for (bits, _) in self.dense.iter().zip(hit).filter(|(_, h)| **h) {
+            out.iter_mut().zip(bits).for_each(|(a, b)| *a |= b);
+        }
+        Some(out)
+    }
+
+    /// The rows with value `code`, ascending.
+    pub(crate) fn of(&self, code: usize) -> &[u32] {
+        match (self.starts.get(code), self.starts.get(code + 1)) {
+            (Some(a), Some(b)) => &self.rows[*a as usize..*b as usize],
+            _ => &[],
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        (self.starts.len() + self.rows.len()) * 4 + self.dense.iter().map(|d| d.len() * 8).sum::<usize>()
+    }
+}
+
+/// A float as an integer of the same order (`-0.0` counts as `0.0`).
+pub(crate) fn ordered(f: f64) -> i64 {
+    let bits = (if f == 0.0 { 0.0 } else { f }).to_bits() as i64;
+    if bits < 0 { bits ^ i64::MAX } else { bits }
+}
+
+/// The float of [`ordered`]'s integer.
+pub(crate) fn unordered(k: i64) -> f64 {
+    f64::from_bits((if k < 0 { k ^ i64::MAX } else { k }) as u64)
+}
+
+/// A number, date, datetime or boolean field's values as ordered integers (days for dates,
+/// microseconds for datetimes, [`ordered`] floats), with the rows sorted by value.
+pub(crate) struct Numbers {
+    pub(crate) float: bool,
+    pub(crate) keys: Vec<i64>,
+    /// `None` when no value is null.
+    pub(crate) valid: Option<Vec<bool>>,
+    /// The non-null rows in ascending order of value (ties in row order).
+    sorted: Vec<u32>,
+}
+
+impl Numbers {
+    /// `None` for other types, and for floats with NaN (polars orders NaN its own way).
+    pub(crate) fn build(column: &Column, field_type: FieldType) -> Option<Self> {
+        let series = column.as_materialized_series();
+        let (float, values): (bool, Vec<Option<i64>>) = match field_type {
+            FieldType::Integer => (false, series.cast(&DataType::Int64).ok()?.i64().ok()?.iter().collect()),
+            FieldType::Boolean => (false, series.bool().ok()?.iter().map(|b| b.map(i64::from)).collect()),
+            FieldType::Date => (false, series.date().ok()?.physical().iter().map(|d| d.map(i64::from)).collect()),
+            FieldType::Datetime => {
+                let DataType::Datetime(TimeUnit::Microseconds, _) = series.dtype() else { return None };
+                (false, series.datetime().ok()?.physical().iter().collect())
+            }
+            FieldType::Float => {
+                let ca = series.cast(&DataType::Float64).ok()?;
+                let ca = ca.f64().ok()?;
+                if ca.iter().flatten().any(f64::is_nan) {
+                    return None;
+                }
+                (true, ca.iter().map(|f| f.map(ordered)).collect())
+            }
+            _ => return None,
+        };
+        let valid = values.iter().any(Option::is_none).then(|| values.iter().map(Option::is_some).collect());
+        let keys: Vec<i64> = values.iter().map(|v| v.unwrap_or(0)).collect();
+        let mut sorted: Vec<u32> = (0..keys.len() as u32).filter(|r| values[*r as usize].is_some()).collect();
+        sorted.sort_by_key(|r| keys[*r as usize]);
+        Some(Self { float, keys, valid, sorted })
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.keys.len() * 8 + self.sorted.len() * 4 + self.valid.as_ref().map_or(0, Vec::len)
+    }
+
+    pub(crate) fn is_valid(&self, row: usize) -> bool {
+        self.valid.as_ref().is_none_or(|v| v[row])
+    }
+
+    /// Per group (`codes[row]`, with `u32::MAX` the last of `groups`), the stats of this
+    /// field's non-null values over `rows`; min and max only with `extremes`.
+    pub(crate) fn group_stats(
+        &self,
+        rows: impl Iterator<Item = usize>,
+        codes: &[u32],
+        groups: usize,
+        extremes: bool,
+    ) -> GroupStats {
+        match (self.float, extremes) {
+            (true, true) => self.fold::<true, true>(rows, codes, groups),
+            (true, false) => self.fold::<true, false>(rows, codes, groups),
+            (false, true) => self.fold::<false, true>(rows, codes, groups),
+            (false, false) => self.fold::<false, false>(rows, codes, groups),
+        }
+    }
+
+    fn fold<const FLOAT: bool, const EXTREMES: bool>(
+        &self,
+        rows: impl Iterator<Item = usize>,
+        codes: &[u32],
+        groups: usize,
+    ) -> GroupStats {
+        let mut s = GroupStats::new(groups);
+        let last = groups - 1;
+        for r in rows {
+            if let Some(valid) = &self.valid
+                && !valid[r]
+            {
+                continue;
+            }
+            let k = self.keys[r];
+            let v = if FLOAT { unordered(k) } else { k as f64 };
+            let g = (codes[r] as usize).min(last);
+            s.sum[g] += v;
+            s.n[g] += 1;
+            if EXTREMES {
+                s.min[g] = s.min[g].min(v);
+                s.max[g] = s.max[g].max(v);
+            }
+        }
+        s
+    }
+
+    /// The non-null rows with a value in `lo..=hi`, in value order.
+    fn range(&self, lo: i64, hi: i64) -> &[u32] {
+        let start = self.sorted.partition_point(|r| self.keys[*r as usize] < lo);
+        let end = self.sorted.partition_point(|r| self.keys[*r as usize] <= hi);
+        &self.sorted[start..end.max(start)]
+    }
+
+    /// The key of a filter value, when it is of this field's kind.
+    fn key(&self, value: &Value) -> Option<i64> {
+        Some(match (value, self.float) {
+            (Value::Int(i), false) => *i,
+            (Value::Bool(b), false) => i64::from(*b),
+            (Value::Date(d), false) => (*d - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days(),
+            (Value::Datetime(dt), false) => dt.and_utc().timestamp_micros(),
+            (Value::Float(f), true) => ordered(*f),
+            _ => return None,
+        })
+    }
+}
+
+/// Per group: the sum, count, min and max of a field's non-null values.
+pub(crate) struct GroupStats {
+    pub(crate) sum: Vec<f64>,
+    pub(crate) n: Vec<i64>,
+    pub(crate) min: Vec<f64>,
+    pub(crate) max: Vec<f64>,
+}
+
+impl GroupStats {
+    pub(crate) fn new(groups: usize) -> Self {
+        Self {
+            sum: vec![0.0; groups],
+            n: vec![0; groups],
+            min: vec![f64::INFINITY; groups],
+            max: vec![f64::NEG_INFINITY; groups],
+        }
+    }
+}
+
+/// One filter, ready to list its rows or check one row.
+pub(crate) enum Check<'a> {
+    /// The row's value code is one of the true entries; `bitmap` has their rows when the
+    /// field keeps bitmaps (see [`Check::codes`]).
+    Codes { codes: &'a [u32], hit: Vec<bool>, postings: &'a Postings, bitmap: Option<Vec<u64>> },
+    /// The row's value is in one of the closed intervals.
+    Ranges { numbers: &'a Numbers, ranges: Vec<(i64, i64)> },
+    /// Per field, each code's bits of the search words it matches; a row matches when its
+    /// fields' bits cover `full`.
+    Search { fields: Vec<(&'a [u32], Vec<u64>, &'a Postings)>, full: u64 },
+}
+
+impl<'a> Check<'a> {
+    /// Rows whose value code is one of `hit`'s true entries.
+    pub(crate) fn codes(codes: &'a [u32], hit: Vec<bool>, postings: &'a Postings) -> Self {
+        let bitmap = postings.bitmap(&hit);
+        Check::Codes { codes, hit, postings, bitmap }
+    }
+
+    /// A filter on a numbers field as closed intervals (any of them matches); `None` for an
+    /// operator or value this does not answer.
+    pub(crate) fn ranges(filter: &Filter, numbers: &Numbers) -> Option<Vec<(i64, i64)>> {
+        filter
+            .values
+            .iter()
+            .map(|v| {
+                let k = numbers.key(v)?;
+                Some(match filter.op {
+                    Op::Eq | Op::In => (k, k),
+                    Op::Gt => (k.checked_add(1)?, i64::MAX),
+                    Op::Gte => (k, i64::MAX),
+                    Op::Lt => (i64::MIN, k.checked_sub(1)?),
+                    Op::Lte => (i64::MIN, k),
+                    _ => return None,
+                })
+            })
+            .collect()
+    }
+
+    fn matches(&self, row: usize) -> bool {
+        match self {
+            Check::Codes { bitmap: Some(bits), .. } => bits[row / 64] >> (row % 64) & 1 == 1,
+            Check::Codes { codes, hit, .. } => hit.get(codes[row] as usize).copied().unwrap_or(false),
+            Check::Ranges { numbers, ranges } => {
+                numbers.is_valid(row) && {
+                    let k = numbers.keys[row];
+                    ranges.iter().any(|(lo, hi)| *lo <= k && k <= *hi)
+                }
+            }
+            Check::Search { fields, full } => {
+                fields
+                    .iter()
+                    .fold(0u64, |acc, (codes, bits, _)| acc | bits.get(codes[row] as usize).copied().unwrap_or(0))
+                    == *full
+            }
+        }
+    }
+
+    /// This filter over every row, as a bitmap (bit `r % 64` of word `r / 64` for row `r`):
+    /// a branch-free pass over one column.
+    fn bitmap(&self, rows: usize) -> Vec<u64> {
+        let mut out = vec![0u64; rows.div_ceil(64)];
+        // A table lookup per code; null (`u32::MAX`) and unknown codes land on the last entry.
+        fn lookup<T: Copy + Default>(table: &[T]) -> Vec<T> {
+            let mut t = table.to_vec();
+            t.push(T::default());
+            t
+        }
+        match self {
+            Check::Codes { bitmap: Some(bits), .. } => return bits.clone(),
+            Check::Codes { codes, hit, .. } => {
+                let hit = lookup(hit);
+                let last = hit.len() - 1;
+                for (word, chunk) in out.iter_mut().zip(codes.chunks(64)) {
+                    *word =
+                        chunk.iter().enumerate().fold(0, |w, (i, c)| w | u64::from(hit[(*c as usize).min(last)]) << i);
+                }
+            }
+            Check::Ranges { numbers, ranges } => {
+                let words = out.iter_mut().zip(numbers.keys.chunks(64));
+                if let [(lo, hi)] = ranges.as_slice() {
+                    // One comparison: `k - lo` as unsigned is at most `hi - lo` exactly in range.
+                    let span = hi.wrapping_sub(*lo) as u64;
+                    for (word, chunk) in words {
+                        *word = chunk
+                            .iter()
+                            .enumerate()
+                            .fold(0, |acc, (i, k)| acc | u64::from(k.wrapping_sub(*lo) as u64 <= span) << i);
+                    }
+                } else {
+                    for (word, chunk) in words {
+                        *word = chunk.iter().enumerate().fold(0, |acc, (i, k)| {
+                            acc | u64::from(ranges.iter().any(|(lo, hi)| lo <= k && k <= hi)) << i
+                        });
+                    }
+                }
+                if let Some(valid) = &numbers.valid {
+                    for (word, chunk) in out.iter_mut().zip(valid.chunks(64)) {
+                        *word &= chunk.iter().enumerate().fold(0, |acc, (i, ok)| acc | u64::from(*ok) << i);
+                    }
+                }
+            }
+            Check::Search { fields, full } => {
+                // Per word, the rows of the values that have it, when that is less work than
+                // looking up every row's values.
+                let word_lists: Vec<Vec<&[u32]>> = (0..64 - full.leading_zeros()).map(|w| self.word_lists(w)).collect();
+                let listed: usize = word_lists.iter().flatten().map(|l| l.len()).sum();
+                if listed < rows * fields.len() {
+                    out.fill(u64::MAX);
+                    for lists in word_lists {
+                        let mut word = vec![0u64; out.len()];
+                        for r in lists.iter().flat_map(|l| l.iter()) {
+                            word[*r as usize / 64] |= 1 << (r % 64);
+                        }
+                        out.iter_mut().zip(word).for_each(|(a, b)| *a &= b);
+                    }
+                    return out;
+                }
+                let tables: Vec<(&[u32], Vec<u64>)> =
+                    fields.iter().map(|(codes, bits, _)| (*codes, lookup(bits))).collect();
+                for (w, word) in out.iter_mut().enumerate() {
+                    let base = w * 64;
+                    for i in 0..(rows - base).min(64) {
+                        let got = tables.iter().fold(0u64, |acc, (codes, bits)| {
+                            acc | bits[(codes[base + i] as usize).min(bits.len() - 1)]
+                        });
+                        *word |= u64::from(got == *full) << i;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The lists of rows that hold every match of this filter (and maybe more), each ascending
+    /// or in value order.
+    fn lists(&self) -> Vec<&[u32]> {
+        match self {
+            Check::Codes { hit, postings, .. } => {
+                hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| postings.of(c)).collect()
+            }
+            Check::Ranges { numbers, ranges } => ranges.iter().map(|(lo, hi)| numbers.range(*lo, *hi)).collect(),
+            // A matching row has every word: the rows of the rarest word hold them all.
+            Check::Search { full, .. } => (0..64 - full.leading_zeros())
+                .map(|w| self.word_lists(w))
+                .min_by_key(|l| l.iter().map(|x| x.len()).sum::<usize>())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// For a search, the lists of rows whose value in some field has search word `w`.
+    fn word_lists(&self, w: u32) -> Vec<&[u32]> {
+        let Check::Search { fields, .. } = self else { return Vec::new() };
+        fields
+            .iter()
+            .flat_map(|(_, bits, postings)| {
+                bits.iter().enumerate().filter(move |(_, b)| *b >> w & 1 == 1).map(|(c, _)| postings.of(c))
+            })
+            .collect()
+    }
+
+    /// Merge `other` into this check when both are on the same field: the rows matching both.
+    fn merge(&mut self, other: &Check<'_>) -> bool {
+        match (self, other) {
+            (Check::Codes { codes, hit, postings, bitmap }, Check::Codes { codes: c, hit: h, .. })
+                if std::ptr::eq(*codes, *c) =>
+            {
+                hit.iter_mut().zip(h).for_each(|(a, b)| *a &= *b);
+                *bitmap = postings.bitmap(hit);
+                true
+            }
+            (Check::Ranges { numbers, ranges }, Check::Ranges { numbers: n, ranges: r })
+                if std::ptr::eq(*numbers, *n) =>
+            {
+                *ranges = ranges
+                    .iter()
+                    .flat_map(|(a, b)| r.iter().map(move |(c, d)| (*a.max(c), *b.min(d))))
+                    .filter(|(lo, hi)| lo <= hi)
+                    .collect();
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Checks on the same field merged into one (`ngay__gte` and `ngay__lte` are one range).
+pub(crate) fn merged(checks: Vec<Check<'_>>) -> Vec<Check<'_>> {
+    let mut out: Vec<Check<'_>> = Vec::with_capacity(checks.len());
+    for check in checks {
+        if !out.iter_mut().any(|c| c.merge(&check)) {
+            out.push(check);
+        }
+    }
+    out
+}
+
+/// `lists`' rows, ascending and without repeats.
+fn union(lists: &[&[u32]], rows: usize) -> Vec<u32> {
+    match lists {
+        [] => Vec::new(),
+        [one] if one.is_sorted() => one.to_vec(),
+        _ => {
+            let mut bits = vec![0u64; rows.div_ceil(64)];
+            for r in lists.iter().flat_map(|l| l.iter()) {
+                bits[*r as usize / 64] |= 1 << (r % 64);
+            }
+            ones(&bits)
+        }
+    }
+}
+
+/// The rows whose bit is set, ascending.
+fn ones(bits: &[u64]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(bits.iter().map(|w| w.count_ones() as usize).sum());
+    for (w, mut word) in bits.iter().copied().enumerate() {
+        while word != 0 {
+            out.push((w * 64) as u32 + word.trailing_zeros());
+            word &= word - 1;
+        }
+    }
+    out
+}
+
+/// The rows of a table of `rows` rows matching every check, ascending.
+pub(crate) fn matching(checks: &[Check<'_>], rows: usize) -> Vec<u32> {
+    if checks.is_empty() {
+        return (0..rows as u32).collect();
+    }
+    let lists: Vec<Vec<&[u32]>> = checks.iter().map(Check::lists).collect();
+    let sizes: Vec<usize> = lists.iter().map(|l| l.iter().map(|x| x.len()).sum()).collect();
+    let driver = (0..checks.len()).min_by_key(|i| sizes[*i]);
+    match driver {
+        Some(d) if sizes[d] <= rows / 3 => {
+            let mut out = union(&lists[d], rows);
+            // A search's lists are its rarest word's rows: they must still be checked for the
+            // other words.
+            let exact = !matches!(checks[d], Check::Search { .. });
+            out.retain(|r| checks.iter().enumerate().all(|(i, c)| (i == d && exact) || c.matches(*r as usize)));
+            out
+        }
+        _ => {
+            let mut all = vec![u64::MAX; rows.div_ceil(64)];
+            for check in checks {
+                all.iter_mut().zip(check.bitmap(rows)).for_each(|(a, b)| *a &= b);
+            }
+            ones(&all)
+        }
+    }
+}
+
+/// Whether the query has no filter this module cannot answer (it may still have none).
+pub(crate) fn answerable(query: &RecordsQuery, fields: &[Field]) -> bool {
+    query.where_.is_none()
+        && query.filters.iter().all(|f| match fields.iter().find(|x| x.name == f.field).map(|x| x.field_type) {
+            Some(FieldType::String) => matches!(f.op, Op::Eq | Op::In),
+            Some(_) => matches!(f.op, Op::Eq | Op::In | Op::Gt | Op::Gte | Op::Lt | Op::Lte),
+            None => false,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postings_group_rows_by_code() {
+        let p = Postings::build(&[1, 0, 1, u32::MAX, 2, 1], 3);
+        assert_eq!(p.of(0), &[1]);
+        assert_eq!(p.of(1), &[0, 2, 5]);
+        assert_eq!(p.of(2), &[4]);
+        assert_eq!(p.of(3), &[] as &[u32]);
+    }
+
+    #[test]
+    fn ordered_floats_keep_their_order() {
+        let fs = [f64::NEG_INFINITY, -1e300, -2.5, -0.0, 0.0, 1e-300, 2.5, f64::INFINITY];
+        let ks: Vec<i64> = fs.iter().map(|f| ordered(*f)).collect();
+        assert!(ks.windows(2).all(|w| w[0] <= w[1]), "{ks:?}");
+        assert_eq!(ordered(-0.0), ordered(0.0));
+        for f in fs {
+            assert_eq!(unordered(ordered(f)), if f == 0.0 { 0.0 } else { f });
+        }
+    }
+
+    /// Each check's bitmap over every row agrees with its row-by-row answer.
+    fn bitmap_agrees(check: &Check<'_>, rows: usize) {
+        let bits = check.bitmap(rows);
+        for r in 0..rows {
+            assert_eq!(bits[r / 64] >> (r % 64) & 1 == 1, check.matches(r), "row {r}");
+        }
+        assert!(bits.iter().map(|w| w.count_ones() as usize).sum::<usize>() <= rows);
+    }
+
+    #[test]
+    fn bitmaps_agree_with_row_checks() {
+        let rows = 1000;
+        let a: Vec<u32> = (0..rows as u32).map(|r| if r % 13 == 0 { u32::MAX } else { r % 7 }).collect();
+        let b: Vec<u32> = (0..rows as u32).map(|r| r % 5).collect();
+        let (pa, pb) = (Postings::build(&a, 7), Postings::build(&b, 5));
+        // Words rare enough to be listed per word, and common enough to look every row up.
+        for (bits_a, bits_b) in
+            [(vec![0, 1, 0, 0, 0, 0, 0], vec![0, 0, 2, 0, 0]), (vec![3, 1, 1, 2, 1, 3, 1], vec![2, 2, 2, 1, 2])]
+        {
+            let search = Check::Search { fields: vec![(&a[..], bits_a, &pa), (&b[..], bits_b, &pb)], full: 3 };
+            bitmap_agrees(&search, rows);
+        }
+        let hit = vec![true, false, true, false, false, false, true];
+        bitmap_agrees(&Check::codes(&a, hit.clone(), &pa), rows);
+        bitmap_agrees(&Check::Codes { codes: &a, hit, postings: &pa, bitmap: None }, rows);
+        let column =
+            Column::new("n".into(), (0..rows as i64).map(|r| (r % 11 != 0).then_some(r % 100)).collect::<Vec<_>>());
+        let numbers = Numbers::build(&column, FieldType::Integer).unwrap();
+        bitmap_agrees(&Check::Ranges { numbers: &numbers, ranges: vec![(10, 20), (95, i64::MAX)] }, rows);
+    }
+
+    #[test]
+    fn the_smallest_filter_drives_and_the_others_check() {
+        let codes = [0, 1, 0, 1, 0, 1, 0, 1, 0];
+        let postings = Postings::build(&codes, 2);
+        let column =
+            Column::new("n".into(), [Some(5i64), Some(1), None, Some(7), Some(5), Some(3), Some(9), Some(5), Some(2)]);
+        let numbers = Numbers::build(&column, FieldType::Integer).unwrap();
+        let checks = [
+            Check::codes(&codes, vec![true, false], &postings),
+            Check::Ranges { numbers: &numbers, ranges: vec![(5, 5), (9, i64::MAX)] },
+        ];
+        assert_eq!(matching(&checks, codes.len()), vec![0, 4, 6]);
+        let checks = [Check::Ranges { numbers: &numbers, ranges: vec![(i64::MIN, 2), (7, 7)] }];
+        assert_eq!(matching(&checks, codes.len()), vec![1, 3, 8]);
+    }
+}
