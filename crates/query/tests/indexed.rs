@@ -104,7 +104,17 @@ fn filter() -> impl Strategy<Value = (String, String)> {
 }
 
 fn query() -> impl Strategy<Value = Vec<(String, String)>> {
-    let search = prop::option::of(prop::sample::select(vec!["dang ky", "giay", "Đất", "quan 1", "ho", "khong co", "khai quan", "ho tich 1", "quan 2 dat"]));
+    let search = prop::option::of(prop::sample::select(vec![
+        "dang ky",
+        "giay",
+        "Đất",
+        "quan 1",
+        "ho",
+        "khong co",
+        "khai quan",
+        "ho tich 1",
+        "quan 2 dat",
+    ]));
     let sort = prop::option::of(prop::sample::select(vec!["so", "-so", "ngay,-tien", "-luc", "co,ten", "tien"]));
     let group = prop::option::of(prop::sample::select(vec![
         ("quan", "quan,count(*),sum(so),avg(tien),min(so),max(tien)"),
