@@ -27,7 +27,14 @@ pub struct App {
     pub query_slots: Arc<tokio::sync::Semaphore>,
     /// Whole-table downloads being written to `exports/` (see `download`), so each is written once.
     pub exports: Arc<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>>,
+    /// The version each read of rows resolved to, by (dataset, version asked for), with the
+    /// catalog generation it was looked up at: a read answers without the database while
+    /// nothing was published, edited or withdrawn since.
+    pub read_versions: std::sync::Mutex<ReadVersions>,
 }
+
+/// (dataset, version asked for) → (catalog generation, the version read).
+pub type ReadVersions = std::collections::HashMap<(String, Option<i64>), (u64, opendata_catalog::Version)>;
 
 /// Tables kept in memory, unless configured otherwise: 512 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;
@@ -52,6 +59,7 @@ impl App {
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
             exports: Arc::default(),
+            read_versions: std::sync::Mutex::default(),
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct Catalog {
     /// Serialises publishes per dataset within this process.
     publish_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     pub(crate) jobs: Arc<JobBoard>,
+    /// Bumped after every committed change to datasets or versions, so readers may keep what
+    /// they looked up while it stays the same (see [`Catalog::generation`]).
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -105,7 +108,25 @@ impl Catalog {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;
-        Ok(Self { pool, blob_dir, upload_dir, publish_locks: Arc::default(), jobs: Arc::default() })
+        Ok(Self {
+            pool,
+            blob_dir,
+            upload_dir,
+            publish_locks: Arc::default(),
+            jobs: Arc::default(),
+            generation: Arc::default(),
+        })
+    }
+
+    /// A number that changes after every committed change this process makes to datasets and
+    /// versions. Only one process writes a data folder while a server runs (`serve` and
+    /// `publish` lock it), so a lookup made at one generation holds while it is current.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Where a version's Parquet file is.
@@ -203,6 +224,7 @@ impl Catalog {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        self.changed();
         if inserted == 0 {
             return Err(CatalogError::DatasetExists(meta.id.clone()));
         }
@@ -225,6 +247,7 @@ impl Catalog {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        self.changed();
         if updated == 0 {
             return Err(CatalogError::DatasetNotFound(meta.id.clone()));
         }
@@ -242,6 +265,7 @@ impl Catalog {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        self.changed();
         let dataset = self.dataset(id).await?;
         if updated == 0 {
             return Err(CatalogError::DatasetWithdrawn(id.to_string()));
@@ -300,6 +324,7 @@ impl Catalog {
             .await?;
         }
         tx.commit().await?;
+        self.changed();
         Ok(changed)
     }
 
@@ -542,6 +567,7 @@ impl Catalog {
             .await?;
         }
         tx.commit().await?;
+        self.changed();
         Ok(())
     }
 }

@@ -468,11 +468,13 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize) -> Vec<u32> {
     let driver = (0..checks.len()).min_by_key(|i| sizes[*i]);
     match driver {
         Some(d) if sizes[d] <= rows / 3 => {
-            let mut out = union(&lists[d], rows);
-            // A search's lists are its rarest word's rows: they must still be checked for the
-            // other words.
-            let exact = !matches!(checks[d], Check::Search { .. });
-            out.retain(|r| checks.iter().enumerate().all(|(i, c)| (i == d && exact) || c.matches(*r as usize)));
+            // A search's lists are only its rarest word's rows: its bitmap (per word, from the
+            // lists) is the exact answer, and cheaper than checking each row's every field.
+            let mut out = match &checks[d] {
+                Check::Search { .. } => ones(&checks[d].bitmap(rows)),
+                _ => union(&lists[d], rows),
+            };
+            out.retain(|r| checks.iter().enumerate().all(|(i, c)| i == d || c.matches(*r as usize)));
             out
         }
         _ => {

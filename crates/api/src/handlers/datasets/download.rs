@@ -15,7 +15,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use utoipa::IntoParams;
 
-use super::readable;
+use super::readable_version;
 use super::records::{if_none_match, take_bom, take_delimiter};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, QueryPairs};
@@ -84,7 +84,7 @@ pub async fn download_dataset(
         return Err(ApiError::new("invalid_version", "parameter `version`: versions start at 1"));
     }
     let (bom, delimiter) = (take_bom(&pairs)?, take_delimiter(&pairs)?);
-    let (_, version) = readable(&app, &id, params.version).await?;
+    let version = readable_version(&app, &id, params.version).await?;
     let path = app.catalog.blob_path(&version);
     let cache = if params.version.is_some() { "public, max-age=31536000, immutable" } else { "public, max-age=60" };
     let out = Output { dataset: id.clone(), version: version.number, format, bom, csv: CsvOptions { delimiter } };

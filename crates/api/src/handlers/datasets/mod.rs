@@ -27,6 +27,30 @@ pub(crate) async fn readable(app: &AppState, id: &str, version: Option<i64>) -> 
     Ok((dataset, version))
 }
 
+/// Entries of `App::read_versions` at most: one per dataset and pinned version read lately.
+const READ_VERSIONS: usize = 4096;
+
+/// The version of a readable dataset that a read of its rows gets, as [`readable`] finds it,
+/// kept while the catalog's generation stays the same (errors are not kept).
+pub(crate) async fn readable_version(app: &AppState, id: &str, version: Option<i64>) -> Result<Version, ApiError> {
+    let key = (id.to_string(), version);
+    let generation = app.catalog.generation();
+    if let Ok(kept) = app.read_versions.lock()
+        && let Some((g, v)) = kept.get(&key)
+        && *g == generation
+    {
+        return Ok(v.clone());
+    }
+    let (_, found) = readable(app, id, version).await?;
+    if let Ok(mut kept) = app.read_versions.lock() {
+        if kept.len() >= READ_VERSIONS {
+            kept.clear();
+        }
+        kept.insert(key, (generation, found.clone()));
+    }
+    Ok(found)
+}
+
 /// A dataset the caller may write: 401 without valid credentials, 404 for an unknown dataset,
 /// 403 for another publisher's key, 410 for a withdrawn one.
 pub(crate) async fn writable(app: &AppState, caller: &Principal, id: &str) -> Result<Dataset, ApiError> {

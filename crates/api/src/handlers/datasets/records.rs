@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
-use super::readable;
+use super::readable_version;
 use crate::error::ApiError;
 use crate::extract::{QueryPairs, encode_pairs};
 use crate::output::{Output, rows_response};
@@ -130,7 +130,7 @@ pub async fn list_records(
         (Some(c), _) => Some(c.version),
         (None, v) => v,
     };
-    let (_, version) = readable(&app, &id, wanted).await?;
+    let version = readable_version(&app, &id, wanted).await?;
     let etag = etag(&version.sha256, pre.format, &pairs);
     let cache = if wanted.is_some() { "public, max-age=31536000, immutable" } else { "public, max-age=60" };
     let caching = |mut response: Response| {
