@@ -81,8 +81,36 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: CellValue<'_>) {
             write_datetime(out, dt);
             out.push(b'"');
         }
-        CellValue::Str(s) => {
-            let _ = serde_json::to_writer(&mut *out, s);
+        CellValue::Str(s) => write_str(out, s),
+    }
+}
+
+/// A JSON string. Most values need no escape: one branch-free pass over the bytes finds that
+/// out, and the value is copied whole (`serde_json`'s byte-by-byte writer was the first item
+/// of the small-table profile).
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let plain = bytes.iter().fold(true, |ok, b| ok & (*b >= 0x20 && *b != b'"' && *b != b'\\'));
+    if plain {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_only_when_needed() {
+        for s in ["Phường Dịch Vọng", "", "say \"hi\"", "a\\b", "tab\there", "line\nbreak", "\u{1}"] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
         }
     }
 }
