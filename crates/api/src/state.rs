@@ -27,6 +27,8 @@ pub struct App {
     pub query_slots: Arc<tokio::sync::Semaphore>,
     /// Whole-table downloads being written to `exports/` (see `download`), so each is written once.
     pub exports: Arc<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>>,
+    /// One whole-table download written at a time.
+    pub export_slot: Arc<tokio::sync::Semaphore>,
     /// The version each read of rows resolved to, by (dataset, version asked for), with the
     /// catalog generation it was looked up at: a read answers without the database while
     /// nothing was published, edited or withdrawn since.
@@ -59,6 +61,7 @@ impl App {
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
             exports: Arc::default(),
+            export_slot: Arc::new(tokio::sync::Semaphore::new(1)),
             read_versions: std::sync::Mutex::default(),
         }
     }

@@ -52,8 +52,11 @@ const FORMATS: [OutputFormat; 6] = [
 ///
 /// The whole table of the latest version (or of `version`). Parquet is the stored file itself
 /// (typed, compressed; read it with pandas, polars, DuckDB or R), with `ETag`, `Range` and
-/// `Content-Length`. CSV, NDJSON, JSON and GeoJSON are streamed; XLSX is one sheet. Every
-/// answer has an `ETag` and a file name `{id}-v{version}.{format}`.
+/// `Content-Length`. CSV, NDJSON, JSON and GeoJSON are streamed the first time a version is
+/// downloaded in that format and kept as a file meanwhile; later downloads are that file, with
+/// `Content-Length` and `Range` (resume with `If-Range`). CSV with `delimiter` other than `,`
+/// is streamed every time. XLSX is one sheet. Every answer has an `ETag` and a file name
+/// `{id}-v{version}.{format}`.
 #[utoipa::path(get, path = "/api/v1/datasets/{id}/download", tag = "datasets", operation_id = "download_dataset",
     params(("id" = String, Path, description = "Dataset id", example = "don-vi-hanh-chinh-ha-noi"), DownloadParams),
     responses(
@@ -64,7 +67,7 @@ const FORMATS: [OutputFormat; 6] = [
             (String = "application/json"),
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (String = "application/geo+json"))),
-        (status = 206, description = "A byte range of the Parquet file"),
+        (status = 206, description = "A byte range of the Parquet file or of a kept download"),
         (status = 304, description = "Not modified (`If-None-Match` matched the `ETag`)"),
         (status = 400, description = "Unknown format or bad version", body = crate::error::ErrorBody),
         (status = 404, description = "No such dataset or version", body = crate::error::ErrorBody),
@@ -93,7 +96,7 @@ pub async fn download_dataset(
     } else {
         let tag = Sha256::new()
             .chain_update(version.sha256.as_bytes())
-            .chain_update(format!("{}:{bom}:{delimiter}", format.name()))
+            .chain_update(format!("{}:{bom}:{delimiter}:{ENCODING}", format.name()))
             .finalize();
         format!("\"{}\"", hex::encode(&tag[..16]))
     };
@@ -107,9 +110,13 @@ pub async fn download_dataset(
             serve_file(request, &export, &out, &etag).await?
         } else {
             let table = app.tables.table(&version, path).await?;
-            write_export_later(&app, table.clone(), version.schema.clone(), out.clone(), export);
             let query = RecordsQuery { format, ..RecordsQuery::default() };
-            rows_response(&app, table, query, version.schema.clone(), out).await?
+            let streamed = rows_response(&app, table.clone(), query, version.schema.clone(), out.clone()).await?;
+            // Only a GET that is being answered keeps a file: not a HEAD, not a refusal.
+            if request.method() == axum::http::Method::GET {
+                write_export_later(&app, table, version.schema.clone(), out, export);
+            }
+            streamed
         }
     } else {
         let query = RecordsQuery { format, ..RecordsQuery::default() };
@@ -145,6 +152,11 @@ async fn serve_file(
     Ok(r)
 }
 
+/// The version of the encoders' output, in the names and `ETag`s of kept downloads: a release
+/// that writes values differently bumps it, so files kept by an older one are not served
+/// again (they stay in `exports/` until removed by hand).
+const ENCODING: u32 = 1;
+
 /// The name of a whole-table download kept as a file after it is first asked for: the
 /// formats researchers download whole, in their default options and with a BOM for Excel.
 /// Other delimiters are encoded on every request (they are rarer, and each kept variant is
@@ -157,12 +169,14 @@ fn export_variant(out: &Output) -> Option<String> {
         OutputFormat::Geojson => "geojson",
         _ => return None,
     };
-    Some(if out.bom && out.format == OutputFormat::Csv { format!("{name}-bom") } else { name.to_string() })
+    let bom = if out.bom && out.format == OutputFormat::Csv { "-bom" } else { "" };
+    Some(format!("{name}{bom}-e{ENCODING}"))
 }
 
 /// Write a whole-table download to `path` in the background, once, after the answer that
 /// streams it now: later downloads of this version are served from the file (a version
-/// never changes), at disk speed and without encoding.
+/// never changes), at disk speed and without encoding. One export is written at a time, on a
+/// blocking thread of its own: it never takes a query slot from readers.
 fn write_export_later(app: &AppState, table: Table, fields: Vec<Field>, out: Output, path: std::path::PathBuf) {
     {
         let Ok(mut writing) = app.exports.lock() else { return };
@@ -173,12 +187,17 @@ fn write_export_later(app: &AppState, table: Table, fields: Vec<Field>, out: Out
     let app = app.clone();
     tokio::spawn(async move {
         let target = path.clone();
-        let written = app.query(move || Ok(write_export(&table, &fields, &out, &target))).await;
+        let written = match app.export_slot.clone().acquire_owned().await {
+            Ok(slot) => tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                write_export(&table, &fields, &out, &target)
+            })
+            .await
+            .unwrap_or_else(|e| Err(ApiError::internal(e))),
+            Err(e) => Err(ApiError::internal(e)),
+        };
         match written {
-            Ok(Ok(())) => tracing::info!(path = %path.display(), "kept a whole-table download"),
-            Ok(Err(e)) => {
-                tracing::warn!(path = %path.display(), error = %e.message, "could not keep a whole-table download")
-            }
+            Ok(()) => tracing::info!(path = %path.display(), "kept a whole-table download"),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e.message, "could not keep a whole-table download")
             }
