@@ -73,8 +73,8 @@ impl<'a> ColumnValues<'a> {
     }
 
     pub(crate) fn get(&self, i: usize) -> CellValue<'_> {
-        fn valid(a: &dyn Array, i: usize) -> bool {
-            i < a.len() && !a.is_null(i)
+        fn valid<A: Array>(a: &A, i: usize) -> bool {
+            i < a.len() && a.validity().is_none_or(|v| v.get_bit(i))
         }
         match self {
             Self::Bool(a) if valid(a, i) => CellValue::Bool(a.value(i)),
