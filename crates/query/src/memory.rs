@@ -571,7 +571,10 @@ impl MemoryTable {
         } else {
             return Ok(None);
         };
-        let frame = self.frame.take(&page)?.lazy().select(crate::plan::projection(query, fields)).collect()?;
+        // Only the answer's fields are gathered, in its order.
+        let names: Vec<PlSmallStr> =
+            query.output_fields(fields).iter().map(|f| PlSmallStr::from(f.name.as_str())).collect();
+        let frame = self.frame.select(names)?.take(&page)?;
         Ok(Some(crate::plan::Page { total: rows.len(), frame, facets: Vec::new() }))
     }
 }

@@ -120,8 +120,9 @@ fn query() -> impl Strategy<Value = Vec<(String, String)>> {
         ("quan", "quan,count(*),sum(so),avg(tien),min(so),max(tien)"),
         ("ten", "ten,count(so)"),
     ]));
-    (prop::collection::vec(filter(), 0..4), search, sort, group, 0..60usize, 1..50usize).prop_map(
-        |(filters, search, sort, group, offset, limit)| {
+    let select = prop::option::of(prop::sample::select(vec!["so,ten,ngay", "luc,quan", "tien"]));
+    (prop::collection::vec(filter(), 0..4), search, sort, group, select, 0..60usize, 1..50usize).prop_map(
+        |(filters, search, sort, group, select, offset, limit)| {
             let mut pairs = filters;
             if let Some(q) = search {
                 pairs.push(("q".into(), q.into()));
@@ -132,6 +133,9 @@ fn query() -> impl Strategy<Value = Vec<(String, String)>> {
                     pairs.push(("select".into(), select.into()));
                 }
                 None => {
+                    if let Some(fields) = select {
+                        pairs.push(("select".into(), fields.into()));
+                    }
                     if let Some(s) = sort {
                         pairs.push(("sort".into(), s.into()));
                     }
