@@ -9,10 +9,11 @@
 //! - `q` when every word is answered by value codes (as in `MemoryTable::search_by_codes`).
 //!
 //! The filter with the fewest rows drives: its rows are listed, then each is checked against
-//! the other filters one row at a time (a lookup in a code table or a comparison of two
-//! integers). When even the best filter keeps more than a third of the table, every row is
-//! checked instead. `where=` and other operators return `None`, and the caller computes a mask
-//! over the whole table as before.
+//! the other filters one row at a time (a bit test, a lookup in a code table or a comparison
+//! of two integers). When even the best filter keeps more than a third of the table, each
+//! filter becomes a bitmap over its column (a branch-free pass; a search's from its words'
+//! rows when that is less work) and the bitmaps are intersected. `where=` and other operators
+//! return `None`, and the caller computes a mask over the whole table with polars as before.
 //!
 //! The answer is the matching row ids in ascending order, so the caller pages them in file
 //! order, or by a kept sort order's ranks, without another pass.
