@@ -5,8 +5,11 @@
 //! - for `q`, per text field, the set of folded words of its values and, when the field has
 //!   few distinct values, each row's value code and each value's words: a search word is looked
 //!   up among the distinct values, not matched against a million strings;
-//! - for `sort` over the whole table, the sorted row order, computed once per sort and kept, so
-//!   a deep page (`sort=ma_ho_so&offset=900000`) is a lookup, not a sort.
+//! - for `sort` over the whole table, the sorted row order and each row's rank in it, computed
+//!   once per sort and kept, so a deep page (`sort=ma_ho_so&offset=900000`) is a lookup and a
+//!   sorted page of matches is the matches of lowest rank, not a sort;
+//! - for filters, each text value's rows and each number field's sorted values (see
+//!   [`crate::select`], which answers most filters and `q` from them).
 //!
 //! Everything here is blocking: call it from `spawn_blocking`.
 
