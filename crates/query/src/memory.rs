@@ -9,7 +9,7 @@
 //!   once per sort and kept, so a deep page (`sort=ma_ho_so&offset=900000`) is a lookup and a
 //!   sorted page of matches is the matches of lowest rank, not a sort;
 //! - for filters, each text value's rows and each number field's sorted values (see
-//!   [`crate::select`], which answers most filters and `q` from them).
+//!   `select.rs`, which answers most filters and `q` from them).
 //!
 //! Everything here is blocking: call it from `spawn_blocking`.
 
