@@ -84,7 +84,7 @@ pub fn row_count(path: &Path) -> Result<usize> {
     Ok(n as usize)
 }
 
-pub(crate) fn projection(query: &RecordsQuery, fields: &[Field]) -> Vec<Expr> {
+fn projection(query: &RecordsQuery, fields: &[Field]) -> Vec<Expr> {
     query.output_fields(fields).iter().map(|f| col(f.name.as_str())).collect()
 }
 
