@@ -1,4 +1,4 @@
-//! Compact column storage: text values in one buffer with their end offsets, so a million-row
+//! Compact column storage: text values in buffers with their end offsets, so a million-row
 //! CSV costs about its own size in memory rather than one `String` per cell.
 
 use std::borrow::Cow;
@@ -8,16 +8,51 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::cell::Cell;
 
 /// Trimmed, NFC text values of one column; empty means null.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Values are kept in segments, one after the other: a file read in blocks gives one segment
+/// per block, and [`TextColumn::concat`] joins columns by moving their segments, not their
+/// text. Each segment becomes one chunk of the polars column.
+#[derive(Debug, Clone, Default)]
 pub struct TextColumn {
-    buf: String,
-    ends: Vec<u32>,
-    valid: Vec<bool>,
+    segments: Vec<Segment>,
+    len: usize,
 }
+
+/// Values in one buffer: each value's end offset, and whether it is present.
+#[derive(Debug, Clone, Default)]
+pub struct Segment {
+    pub text: String,
+    pub ends: Vec<u32>,
+    pub valid: Vec<bool>,
+}
+
+impl Segment {
+    fn get(&self, i: usize) -> Option<&str> {
+        if !*self.valid.get(i)? {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize)
+    }
+}
+
+impl PartialEq for TextColumn {
+    /// The same values, however they are cut into segments.
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for TextColumn {}
 
 impl TextColumn {
     pub fn with_capacity(rows: usize, bytes: usize) -> Self {
-        Self { buf: String::with_capacity(bytes), ends: Vec::with_capacity(rows), valid: Vec::with_capacity(rows) }
+        let segment = Segment {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(rows),
+            valid: Vec::with_capacity(rows),
+        };
+        Self { segments: vec![segment], len: 0 }
     }
 
     /// Build from optional values, as given (no trimming).
@@ -29,47 +64,91 @@ impl TextColumn {
         c
     }
 
-    /// Append a value; `None` is null. Returns false when the column passes 4 GiB of text.
-    pub fn push(&mut self, value: Option<&str>) -> bool {
-        if let Some(v) = value {
-            self.buf.push_str(v);
+    /// Append a value; `None` is null. A segment holds up to 4 GiB of text; the next starts then.
+    pub fn push(&mut self, value: Option<&str>) {
+        let v = value.unwrap_or_default();
+        let fits = |s: &Segment| u32::try_from(s.text.len() + v.len()).is_ok();
+        if !self.segments.last().is_some_and(fits) {
+            self.segments.push(Segment::default());
         }
-        let Ok(end) = u32::try_from(self.buf.len()) else { return false };
-        self.ends.push(end);
-        self.valid.push(value.is_some());
-        true
+        if let Some(segment) = self.segments.last_mut() {
+            segment.text.push_str(v);
+            segment.ends.push(segment.text.len() as u32);
+            segment.valid.push(value.is_some());
+            self.len += 1;
+        }
+    }
+
+    /// The columns one after the other. Their segments are moved, not copied.
+    pub fn concat(parts: Vec<TextColumn>) -> Self {
+        let len = parts.iter().map(|p| p.len).sum();
+        let segments = parts.into_iter().flat_map(|p| p.segments).filter(|s| !s.ends.is_empty()).collect();
+        Self { segments, len }
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
-    pub fn get(&self, i: usize) -> Option<&str> {
-        if !*self.valid.get(i)? {
-            return None;
+    /// The segment holding value `i`, and its place there.
+    fn locate(&self, mut i: usize) -> Option<(usize, usize)> {
+        for (k, segment) in self.segments.iter().enumerate() {
+            if i < segment.ends.len() {
+                return Some((k, i));
+            }
+            i -= segment.ends.len();
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.buf.get(start..self.ends[i] as usize)
+        None
+    }
+
+    /// Value `i` (found segment by segment: use [`TextColumn::iter`] to read them all).
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let (k, i) = self.locate(i)?;
+        self.segments[k].get(i)
     }
 
     /// Make value `i` null (a null marker found while typing).
     pub fn set_null(&mut self, i: usize) {
-        if let Some(v) = self.valid.get_mut(i) {
-            *v = false;
+        if let Some((k, i)) = self.locate(i) {
+            self.segments[k].valid[i] = false;
+        }
+    }
+
+    /// Make every value that `is_null` null.
+    pub fn set_nulls(&mut self, is_null: impl Fn(&str) -> bool) {
+        for segment in &mut self.segments {
+            for i in 0..segment.ends.len() {
+                if segment.get(i).is_some_and(&is_null) {
+                    segment.valid[i] = false;
+                }
+            }
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
-        (0..self.len()).map(|i| self.get(i))
+        self.segments.iter().flat_map(|s| {
+            // Each value starts where the one before ended.
+            let starts = std::iter::once(0).chain(s.ends.iter().copied());
+            starts.zip(&s.ends).zip(&s.valid).map(
+                |((start, end), valid)| {
+                    if *valid { s.text.get(start as usize..*end as usize) } else { None }
+                },
+            )
+        })
     }
 
     /// Bytes of text held.
     pub fn text_bytes(&self) -> usize {
-        self.buf.len()
+        self.segments.iter().map(|s| s.text.len()).sum()
+    }
+
+    /// The segments, in order.
+    pub fn into_segments(self) -> Vec<Segment> {
+        self.segments
     }
 }
 
@@ -105,6 +184,8 @@ impl CellRef<'_> {
 pub trait Cells {
     fn len(&self) -> usize;
     fn get(&self, i: usize) -> CellRef<'_>;
+    /// Every cell in order.
+    fn cells(&self) -> impl Iterator<Item = CellRef<'_>>;
 
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -117,15 +198,23 @@ impl Cells for [Cell] {
     }
 
     fn get(&self, i: usize) -> CellRef<'_> {
-        match &self[i] {
-            Cell::Empty => CellRef::Empty,
-            Cell::Text(t) => CellRef::Text(t.trim()),
-            Cell::Int(v) => CellRef::Int(*v),
-            Cell::Float(v) => CellRef::Float(*v),
-            Cell::Bool(v) => CellRef::Bool(*v),
-            Cell::Date(v) => CellRef::Date(*v),
-            Cell::DateTime(v) => CellRef::DateTime(*v),
-        }
+        cell_ref(&self[i])
+    }
+
+    fn cells(&self) -> impl Iterator<Item = CellRef<'_>> {
+        self.iter().map(cell_ref)
+    }
+}
+
+fn cell_ref(cell: &Cell) -> CellRef<'_> {
+    match cell {
+        Cell::Empty => CellRef::Empty,
+        Cell::Text(t) => CellRef::Text(t.trim()),
+        Cell::Int(v) => CellRef::Int(*v),
+        Cell::Float(v) => CellRef::Float(*v),
+        Cell::Bool(v) => CellRef::Bool(*v),
+        Cell::Date(v) => CellRef::Date(*v),
+        Cell::DateTime(v) => CellRef::DateTime(*v),
     }
 }
 
@@ -136,6 +225,10 @@ impl Cells for TextColumn {
 
     fn get(&self, i: usize) -> CellRef<'_> {
         TextColumn::get(self, i).map_or(CellRef::Empty, CellRef::Text)
+    }
+
+    fn cells(&self) -> impl Iterator<Item = CellRef<'_>> {
+        self.iter().map(|v| v.map_or(CellRef::Empty, CellRef::Text))
     }
 }
 
@@ -154,5 +247,17 @@ mod tests {
         c.set_null(3);
         assert_eq!(c.get(3), None);
         assert_eq!(c.text_bytes(), "Hà Nội".len() + 1);
+    }
+
+    #[test]
+    fn joined_segments_read_as_one_column() {
+        let a = TextColumn::from_options(&[Some("a"), None]);
+        let b = TextColumn::from_options(&[Some("b"), Some("-")]);
+        let mut joined = TextColumn::concat(vec![a, TextColumn::default(), b]);
+        assert_eq!(joined.clone().into_segments().len(), 2);
+        assert_eq!(joined.get(2), Some("b"));
+        joined.set_nulls(|v| v == "-");
+        assert_eq!(joined, TextColumn::from_options(&[Some("a"), None, Some("b"), None]));
+        assert_eq!(joined.len(), 4);
     }
 }

@@ -1,6 +1,8 @@
 //! Values and column types (fixtures README §5): null markers, booleans, Vietnamese and
 //! dot-decimal numbers, codes with leading zeros, day-first dates and datetimes.
 
+use std::borrow::Cow;
+
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Serialize};
 
@@ -97,10 +99,20 @@ const NULL_MARKERS: [&str; 5] = ["-", "x", "X", "N/A", "n/a"];
 
 /// A text value is null when empty or a null marker.
 pub fn is_null_text(text: &str) -> bool {
-    text.is_empty() || NULL_MARKERS.contains(&text)
+    text.len() <= 3 && (text.is_empty() || NULL_MARKERS.contains(&text))
 }
 
 pub fn parse_bool(text: &str) -> Option<bool> {
+    // Most values are ASCII (`true`, `False`, `Sai`): no lower-cased copy for those.
+    if text.is_ascii() {
+        return if text.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if text.eq_ignore_ascii_case("false") || text.eq_ignore_ascii_case("sai") {
+            Some(false)
+        } else {
+            None
+        };
+    }
     match text.to_lowercase().as_str() {
         "có" | "đúng" | "true" => Some(true),
         "không" | "sai" | "false" => Some(false),
@@ -118,21 +130,31 @@ fn is_group_sep(c: char, style: NumberStyle) -> bool {
 
 /// Digits of an integer part: plain digits or groups of three after a group of 1–3.
 /// A leading `0` directly followed by a digit makes it a code, not a number.
-fn integer_digits(part: &str, style: NumberStyle) -> Option<String> {
-    let bytes: Vec<char> = part.chars().collect();
-    if bytes.len() > 1 && bytes[0] == '0' && bytes[1].is_ascii_digit() {
+fn integer_digits(part: &str, style: NumberStyle) -> Option<Cow<'_, str>> {
+    let b = part.as_bytes();
+    if b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit() {
         return None;
     }
-    if part.chars().all(|c| c.is_ascii_digit()) {
-        return (!part.is_empty()).then(|| part.to_string());
+    if b.iter().all(u8::is_ascii_digit) {
+        return (!part.is_empty()).then_some(Cow::Borrowed(part));
     }
-    let groups: Vec<&str> = part.split(|c| is_group_sep(c, style)).collect();
-    let ok = groups.len() > 1
-        && (1..=3).contains(&groups[0].len())
-        && !groups[0].starts_with('0')
-        && groups[1..].iter().all(|g| g.len() == 3)
-        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()));
-    ok.then(|| groups.concat())
+    let mut groups = part.split(|c| is_group_sep(c, style));
+    let first = groups.next()?;
+    let mut digits = String::with_capacity(part.len());
+    digits.push_str(first);
+    let mut rest = 0;
+    for g in groups {
+        if g.len() != 3 {
+            return None;
+        }
+        digits.push_str(g);
+        rest += 1;
+    }
+    let ok = rest > 0
+        && (1..=3).contains(&first.len())
+        && !first.starts_with('0')
+        && digits.bytes().all(|c| c.is_ascii_digit());
+    ok.then_some(Cow::Owned(digits))
 }
 
 fn split_sign(text: &str) -> (bool, &str) {
@@ -160,15 +182,18 @@ pub fn parse_float(text: &str, style: NumberStyle) -> Option<f64> {
         None => (body, None),
     };
     let digits = integer_digits(int_part, style)?;
-    let mut s = digits;
-    if let Some(f) = frac {
-        if f.is_empty() || !f.chars().all(|c| c.is_ascii_digit()) {
-            return None;
+    let v: f64 = match frac {
+        None => digits.parse().ok()?,
+        Some(f) if f.is_empty() || !f.bytes().all(|c| c.is_ascii_digit()) => return None,
+        // `12.5` as written: parse the text itself, no copy.
+        Some(_) if style == NumberStyle::DotDecimal && matches!(digits, Cow::Borrowed(_)) => body.parse().ok()?,
+        Some(f) => {
+            let mut s = digits.into_owned();
+            s.push('.');
+            s.push_str(f);
+            s.parse().ok()?
         }
-        s.push('.');
-        s.push_str(f);
-    }
-    let v: f64 = s.parse().ok()?;
+    };
     Some(if neg { -v } else { v })
 }
 
@@ -178,8 +203,12 @@ pub fn number_style<'a>(values: impl Iterator<Item = &'a str>) -> NumberStyle {
     let mut comma_decimal = false;
     for v in values {
         let body = v.strip_prefix('-').unwrap_or(v);
-        if body.is_empty()
-            || !body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | ' ' | '\u{a0}' | '\u{202f}'))
+        // Plain digits say nothing of the style: the common case, decided from the bytes.
+        // Once a decimal point is seen, only a comma can change the answer.
+        if body.bytes().all(|b| b.is_ascii_digit()) || (dot_decimal && !body.contains(',')) {
+            continue;
+        }
+        if !body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | ' ' | '\u{a0}' | '\u{202f}'))
             || !body.chars().any(|c| c.is_ascii_digit())
         {
             continue;
@@ -189,6 +218,9 @@ pub fn number_style<'a>(values: impl Iterator<Item = &'a str>) -> NumberStyle {
         };
         dot_decimal |= not_three_after('.');
         comma_decimal |= not_three_after(',');
+        if dot_decimal && comma_decimal {
+            break;
+        }
     }
     if dot_decimal && !comma_decimal { NumberStyle::DotDecimal } else { NumberStyle::Vietnamese }
 }
@@ -240,21 +272,65 @@ pub fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     Some(parse_date(date)?.and_time(parse_time(time.trim())?))
 }
 
-/// Type one column of cells. `rows` gives each cell's line or sheet row for the report.
-pub fn type_column<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule) -> (TypedColumn, Vec<RuledOut>) {
-    let n = cells.len();
-    let is_null = |c: &CellRef<'_>| match c {
+fn is_null_cell(cell: &CellRef<'_>, rule: TextRule) -> bool {
+    match cell {
         CellRef::Empty => true,
         CellRef::Text(t) => match rule {
             TextRule::Parse => is_null_text(t),
             TextRule::KeepAsString => t.is_empty(),
         },
         _ => false,
+    }
+}
+
+/// Type one column of cells. `rows` gives each cell's line or sheet row for the report.
+pub fn type_column<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule) -> (TypedColumn, Vec<RuledOut>) {
+    match try_types(cells, rows, rule) {
+        Ok(typed) => (typed, Vec::new()),
+        Err(ruled_out) => {
+            let mut text = TextColumn::with_capacity(cells.len(), 0);
+            for cell in cells.cells() {
+                text.push((!is_null_cell(&cell, rule)).then(|| cell.display()).as_deref());
+            }
+            (TypedColumn::String(text), ruled_out)
+        }
+    }
+}
+
+/// [`type_column`] for a column of text (delimited files), which stays as it is, null markers
+/// made null, when no other type fits: the text is not copied.
+pub fn type_text_column(mut text: TextColumn, rows: &[usize]) -> (TypedColumn, Vec<RuledOut>) {
+    match try_types(&text, rows, TextRule::Parse) {
+        Ok(typed) => (typed, Vec::new()),
+        Err(ruled_out) => {
+            text.set_nulls(is_null_text);
+            (TypedColumn::String(text), ruled_out)
+        }
+    }
+}
+
+/// The first of boolean, integer, float, date and datetime that every non-null cell parses as,
+/// or what ruled each out.
+fn try_types<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule) -> Result<TypedColumn, Vec<RuledOut>> {
+    let n = cells.len();
+    let is_null = |c: &CellRef<'_>| is_null_cell(c, rule);
+    // The number style is read from every value, unless the first value is no number in any
+    // style: then the integer and float attempts fail on it whatever the style.
+    let first_text = cells.cells().find(|c| !is_null(c));
+    let maybe_number = match first_text {
+        Some(CellRef::Text(t)) => [NumberStyle::Vietnamese, NumberStyle::DotDecimal]
+            .into_iter()
+            .any(|style| parse_integer(t, style).is_some() || parse_float(t, style).is_some()),
+        _ => true,
     };
-    let style = number_style((0..n).filter_map(|i| match cells.get(i) {
-        CellRef::Text(t) if !is_null(&CellRef::Text(t)) => Some(t),
-        _ => None,
-    }));
+    let style = if maybe_number {
+        number_style(cells.cells().filter_map(|c| match c {
+            CellRef::Text(t) if !is_null(&CellRef::Text(t)) => Some(t),
+            _ => None,
+        }))
+    } else {
+        NumberStyle::Vietnamese
+    };
     let parse_text = rule == TextRule::Parse;
     let mut ruled_out = Vec::new();
     macro_rules! attempt {
@@ -262,8 +338,7 @@ pub fn type_column<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule)
             let parse = $parse;
             let mut out = Vec::with_capacity(n);
             let mut failed = None;
-            for i in 0..n {
-                let cell = cells.get(i);
+            for (i, cell) in cells.cells().enumerate() {
                 if is_null(&cell) {
                     out.push(None);
                     continue;
@@ -282,7 +357,7 @@ pub fn type_column<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule)
                 }
             }
             match failed {
-                None => return (TypedColumn::$variant(out), ruled_out),
+                None => return Ok(TypedColumn::$variant(out)),
                 Some(r) => ruled_out.push(r),
             }
         }};
@@ -317,16 +392,7 @@ pub fn type_column<C: Cells + ?Sized>(cells: &C, rows: &[usize], rule: TextRule)
             parse_datetime(t).or_else(|| parse_date(t).map(|d| d.and_time(NaiveTime::MIN))),
         _ => None,
     });
-    let mut text = TextColumn::with_capacity(n, 0);
-    for i in 0..n {
-        let cell = cells.get(i);
-        if is_null(&cell) {
-            text.push(None);
-        } else {
-            text.push(Some(&cell.display()));
-        }
-    }
-    (TypedColumn::String(text), ruled_out)
+    Err(ruled_out)
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
             let mut builder = TableBuilder::new(height);
             let ruled = vec![Vec::new(); columns.len()];
             for ((name, title), column) in names.iter().zip(&headers).zip(columns) {
-                builder.push(name, title, column);
+                builder.push(name, title, column)?;
             }
             finish(builder.finish()?, ruled, report)
         }
@@ -312,36 +312,34 @@ fn finish_csv(table: formats::csv::CsvTable, mut report: Report) -> Result<Inges
     let formats::csv::CsvTable { headers, names, columns, row_numbers, header_rows, skipped } = table;
     report.header_rows = header_rows;
     report.skipped = skipped;
-    // Columns are typed and converted on every core, each worker dropping a column's text as
-    // soon as it is converted, so the text is never held twice over.
+    // Columns are typed and converted on every core, the largest first, each worker taking the
+    // next column when done with one; a column's text is dropped (or becomes the string
+    // column) as soon as it is typed, so the text is never held twice over.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(columns.len()).max(1);
-    let mut queues: Vec<Vec<(usize, column::TextColumn)>> = (0..workers).map(|_| Vec::new()).collect();
     let mut by_size: Vec<(usize, column::TextColumn)> = columns.into_iter().enumerate().collect();
-    by_size.sort_by_key(|(_, c)| std::cmp::Reverse(c.text_bytes()));
-    for (k, (i, c)) in by_size.into_iter().enumerate() {
-        queues[k % workers].push((i, c));
-    }
+    by_size.sort_by_key(|(_, c)| c.text_bytes());
+    let queue = std::sync::Mutex::new(by_size);
     let rows = &row_numbers;
-    let (names_ref, headers_ref) = (&names, &headers);
-    let mut done: Vec<(usize, polars::prelude::Column, Field, Vec<infer::RuledOut>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = queues
-            .into_iter()
-            .map(|queue| {
+    let (names_ref, headers_ref, queue_ref) = (&names, &headers, &queue);
+    type Typed = (usize, polars::prelude::Column, Field, Vec<infer::RuledOut>);
+    let results: Vec<Result<Typed>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
                 scope.spawn(move || {
-                    queue
-                        .into_iter()
-                        .map(|(i, text)| {
-                            let (typed, ruled) = infer::type_column(&text, rows, TextRule::Parse);
-                            drop(text);
-                            let (column, field) = table::convert(&names_ref[i], &headers_ref[i], typed);
-                            (i, column, field, ruled)
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let next = queue_ref.lock().map(|mut q| q.pop()).unwrap_or_default();
+                        let Some((i, text)) = next else { break done };
+                        let (typed, ruled) = infer::type_text_column(text, rows);
+                        let converted = table::convert(&names_ref[i], &headers_ref[i], typed);
+                        done.push(converted.map(|(column, field)| (i, column, field, ruled)));
+                    }
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
+    let mut done = results.into_iter().collect::<Result<Vec<Typed>>>()?;
     done.sort_by_key(|(i, ..)| *i);
     if done.len() != names.len() {
         return Err(IngestError::Write("a worker typing columns failed".into()));
@@ -363,7 +361,7 @@ fn finish_cells(layout: Layout, rule: TextRule, mut report: Report) -> Result<In
     let mut ruled = Vec::with_capacity(columns.len());
     for ((name, title), cells) in names.iter().zip(&headers).zip(columns) {
         let (typed, r) = infer::type_column(cells.as_slice(), &row_numbers, rule);
-        builder.push(name, title, typed);
+        builder.push(name, title, typed)?;
         ruled.push(r);
     }
     finish(builder.finish()?, ruled, report)

@@ -1,0 +1,201 @@
+//! Records into columns: [`Rows`] takes one record at a time and sorts it (data, blank, total,
+//! footer), and [`read_records`] feeds it from a record reader, keeping each record's line.
+
+use std::io::Read;
+use std::ops::Range;
+
+use crate::column::TextColumn;
+use crate::error::IngestError;
+use crate::layout::{self, RowKind, SkipReason, SkippedRow};
+
+use super::{ReadError, clean_value};
+
+/// The rows of one stretch of the file, column by column.
+#[derive(Debug, Default)]
+pub struct Rows {
+    width: usize,
+    pub columns: Vec<TextColumn>,
+    /// Line each data row starts on.
+    pub row_numbers: Vec<usize>,
+    pub skipped: Vec<SkippedRow>,
+    /// A footer row has been seen: every later row is skipped as footer.
+    pub in_footer: bool,
+}
+
+impl Rows {
+    pub fn new(width: usize, in_footer: bool) -> Self {
+        Self {
+            width,
+            columns: (0..width).map(|_| TextColumn::default()).collect(),
+            row_numbers: Vec::new(),
+            skipped: Vec::new(),
+            in_footer,
+        }
+    }
+
+    /// Take the record that starts on `line`.
+    pub fn take(&mut self, line: usize, values: &[&str]) -> Result<(), ReadError> {
+        if self.in_footer {
+            self.skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
+            return Ok(());
+        }
+        let first = values.iter().map(|v| clean_value(v)).find(|v| !v.is_empty());
+        let reason = match layout::classify(first.as_deref()) {
+            RowKind::Blank => SkipReason::Blank,
+            RowKind::Total => SkipReason::Total,
+            RowKind::Footer => {
+                self.in_footer = true;
+                SkipReason::Footer
+            }
+            RowKind::Data => return self.take_data(line, values),
+        };
+        self.skipped.push(SkippedRow { row: line, reason });
+        Ok(())
+    }
+
+    fn take_data(&mut self, line: usize, values: &[&str]) -> Result<(), ReadError> {
+        let width = self.width;
+        if values.len() > width {
+            let extra: Vec<String> =
+                values[width..].iter().map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_string).collect();
+            if !extra.is_empty() {
+                return Err(layout::ragged(line, values.len(), width, extra).into());
+            }
+        }
+        for (col, column) in self.columns.iter_mut().enumerate() {
+            let value = values.get(col).map(|v| clean_value(v)).filter(|v| !v.is_empty());
+            column.push(value.as_deref());
+        }
+        self.row_numbers.push(line);
+        Ok(())
+    }
+}
+
+/// How much a stretch of the file holds, learnt from one already read: each column's text and
+/// the rows per byte of file. A piece's buffers are sized from it once, with room to spare,
+/// rather than grown by doubling, which copies and leaves freed memory behind. (Room never
+/// written to costs address space, not memory.)
+#[derive(Debug, Clone, Default)]
+pub struct Sizing {
+    text_per_byte: Vec<f64>,
+    rows_per_byte: f64,
+}
+
+impl Sizing {
+    /// Learnt from `rows`, read from `bytes` bytes of the file.
+    pub fn of(rows: &Rows, bytes: usize) -> Self {
+        if bytes == 0 || rows.row_numbers.is_empty() {
+            return Self::default();
+        }
+        let bytes = bytes as f64;
+        Self {
+            text_per_byte: rows.columns.iter().map(|c| c.text_bytes() as f64 / bytes).collect(),
+            rows_per_byte: rows.row_numbers.len() as f64 / bytes,
+        }
+    }
+
+    /// Empty rows with room for `bytes` bytes of the file.
+    pub fn rows_for(&self, width: usize, in_footer: bool, bytes: usize) -> Rows {
+        const SPARE: f64 = 1.5;
+        let mut rows = Rows::new(width, in_footer);
+        if self.text_per_byte.len() == width {
+            let room = |per_byte: f64| (per_byte * bytes as f64 * SPARE) as usize;
+            let height = room(self.rows_per_byte);
+            for (column, per_byte) in rows.columns.iter_mut().zip(&self.text_per_byte) {
+                *column = TextColumn::with_capacity(height, room(*per_byte));
+            }
+            rows.row_numbers.reserve(height);
+        }
+        rows
+    }
+}
+
+/// The record reader every path uses: `\n` ends a record, and the `\r` of CRLF stays on the
+/// last field, to be trimmed with it.
+pub fn reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .has_headers(false)
+        .flexible(true)
+        .quoting(true)
+        .double_quote(true)
+        .from_reader(input)
+}
+
+/// The line each record starts on, worked out from the reader's line count after it: the
+/// count before a record does not yet include the newline that ended the one before, and the
+/// reader skips empty lines, which are blank rows all the same.
+#[derive(Debug, Clone, Copy)]
+pub struct Lines {
+    /// Added to the reader's own line count (which starts at 1).
+    base: usize,
+    /// Where the next record may start.
+    next: usize,
+    /// The reader's line count after the record before.
+    after_last: usize,
+}
+
+impl Lines {
+    /// For a reader whose first byte is on line `first`.
+    pub fn starting_at(first: usize) -> Self {
+        Self { base: first.saturating_sub(1), next: first, after_last: first }
+    }
+
+    /// Where the next record may start.
+    pub fn next(&self) -> usize {
+        self.next
+    }
+
+    /// Read one record: the line it starts on and the empty lines skipped before it.
+    pub fn read<R: Read>(
+        &mut self,
+        csv: &mut csv::Reader<R>,
+        record: &mut csv::ByteRecord,
+    ) -> Result<Option<(usize, Range<usize>)>, ReadError> {
+        match csv.read_byte_record(record) {
+            Ok(true) => {
+                let end = self.base + csv.position().line() as usize;
+                // One line further than the record before: no empty line skipped and no newline
+                // inside a field, the common case. Otherwise the fields' newlines are counted.
+                let inner =
+                    if end <= self.after_last + 1 { 0 } else { memchr::memchr_iter(b'\n', record.as_slice()).count() };
+                self.after_last = end;
+                let start = end.saturating_sub(inner + 1).max(self.next);
+                let blanks = self.next..start;
+                self.next = start + inner + 1;
+                Ok(Some((start, blanks)))
+            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })),
+        }
+    }
+}
+
+/// Every remaining record of `csv` into `rows`; `progress` is called now and then with the
+/// bytes read and the records taken.
+pub fn read_records<R: Read>(
+    csv: &mut csv::Reader<R>,
+    lines: &mut Lines,
+    rows: &mut Rows,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), ReadError> {
+    let mut record = csv::ByteRecord::new();
+    let mut count = 0u64;
+    while let Some((line, blanks)) = lines.read(csv, &mut record)? {
+        for blank in blanks {
+            rows.take(blank, &[])?;
+        }
+        // One UTF-8 check per record; fields are slices of it (delimiters are ASCII, so every
+        // field boundary is a character boundary).
+        let whole = simdutf8::basic::from_utf8(record.as_slice()).map_err(|_| ReadError::NotUtf8)?;
+        let values: Vec<&str> =
+            (0..record.len()).map(|i| record.range(i).and_then(|r| whole.get(r)).unwrap_or_default()).collect();
+        rows.take(line, &values)?;
+        count += 1;
+        if count.is_multiple_of(65_536) {
+            progress(record.position().map_or(0, csv::Position::byte), count);
+        }
+    }
+    Ok(())
+}
