@@ -29,16 +29,17 @@ measure() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+# The two systems take turns, run by run: this machine's speed drifts over minutes, and
+# turns expose both to the same drift.
 declare -A secs rss
+: > "$OUT/opendata.runs"
+: > "$OUT/polars.runs"
+for _ in $(seq "$RUNS"); do
+    measure "$BIN" ingest "$CSV" --out "$OUT/opendata.parquet" >> "$OUT/opendata.runs"
+    measure "$VENV/bin/python" -c "import polars as pl, sys; pl.read_csv(sys.argv[1]).write_parquet(sys.argv[2])" \
+        "$CSV" "$OUT/polars.parquet" >> "$OUT/polars.runs"
+done
 for system in opendata polars; do
-    : > "$OUT/$system.runs"
-    for _ in $(seq "$RUNS"); do
-        case $system in
-            opendata) measure "$BIN" ingest "$CSV" --out "$OUT/opendata.parquet" >> "$OUT/$system.runs" ;;
-            polars) measure "$VENV/bin/python" -c "import polars as pl, sys; pl.read_csv(sys.argv[1]).write_parquet(sys.argv[2])" \
-                "$CSV" "$OUT/polars.parquet" >> "$OUT/$system.runs" ;;
-        esac
-    done
     secs[$system]=$(cut -d' ' -f1 "$OUT/$system.runs" | median)
     rss[$system]=$(cut -d' ' -f2 "$OUT/$system.runs" | sort -n | tail -1)
 done

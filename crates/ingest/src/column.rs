@@ -67,16 +67,18 @@ impl TextColumn {
     /// Append a value; `None` is null. A segment holds up to 4 GiB of text; the next starts then.
     pub fn push(&mut self, value: Option<&str>) {
         let v = value.unwrap_or_default();
-        let fits = |s: &Segment| u32::try_from(s.text.len() + v.len()).is_ok();
-        if !self.segments.last().is_some_and(fits) {
-            self.segments.push(Segment::default());
-        }
-        if let Some(segment) = self.segments.last_mut() {
-            segment.text.push_str(v);
-            segment.ends.push(segment.text.len() as u32);
-            segment.valid.push(value.is_some());
-            self.len += 1;
-        }
+        let segment = match self.segments.last_mut() {
+            Some(s) if s.text.len() + v.len() <= u32::MAX as usize => s,
+            _ => {
+                self.segments.push(Segment::default());
+                let Some(s) = self.segments.last_mut() else { return };
+                s
+            }
+        };
+        segment.text.push_str(v);
+        segment.ends.push(segment.text.len() as u32);
+        segment.valid.push(value.is_some());
+        self.len += 1;
     }
 
     /// The columns one after the other. Their segments are moved, not copied.

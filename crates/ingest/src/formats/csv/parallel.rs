@@ -60,7 +60,10 @@ fn io_error(e: std::io::Error) -> ReadError {
 /// Parse one piece into rows; `in_footer` when a footer came before it.
 fn parse(job: &Job, shape: Shape, in_footer: bool) -> Result<Rows, ReadError> {
     let mut rows = job.sizing.rows_for(shape.width, in_footer, job.range.len());
-    let mut csv = rows::reader(&job.bytes[job.range.clone()], shape.delimiter);
+    let piece = &job.bytes[job.range.clone()];
+    // One check of the whole piece (delimiters and quotes are ASCII) spares one per value.
+    rows.nfc = super::plainly_nfc(piece);
+    let mut csv = rows::reader(piece, shape.delimiter);
     let mut lines = Lines::starting_at(job.first_line);
     rows::read_records(&mut csv, &mut lines, &mut rows, &mut |_, _| {})?;
     if !job.last {

@@ -1,6 +1,7 @@
 //! Records into columns: [`Rows`] takes one record at a time and sorts it (data, blank, total,
 //! footer), and [`read_records`] feeds it from a record reader, keeping each record's line.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::ops::Range;
 
@@ -8,7 +9,7 @@ use crate::column::TextColumn;
 use crate::error::IngestError;
 use crate::layout::{self, RowKind, SkipReason, SkippedRow};
 
-use super::{ReadError, clean_value};
+use super::{ReadError, clean_value, trimmed};
 
 /// The rows of one stretch of the file, column by column.
 #[derive(Debug, Default)]
@@ -20,6 +21,9 @@ pub struct Rows {
     pub skipped: Vec<SkippedRow>,
     /// A footer row has been seen: every later row is skipped as footer.
     pub in_footer: bool,
+    /// The text these rows come from is known to be NFC (see `plainly_nfc`): values only
+    /// need trimming.
+    pub nfc: bool,
 }
 
 impl Rows {
@@ -30,7 +34,12 @@ impl Rows {
             row_numbers: Vec::new(),
             skipped: Vec::new(),
             in_footer,
+            nfc: false,
         }
+    }
+
+    fn clean<'a>(&self, value: &'a str) -> Cow<'a, str> {
+        if self.nfc { Cow::Borrowed(trimmed(value)) } else { clean_value(value) }
     }
 
     /// Take the record that starts on `line`.
@@ -39,7 +48,7 @@ impl Rows {
             self.skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
             return Ok(());
         }
-        let first = values.iter().map(|v| clean_value(v)).find(|v| !v.is_empty());
+        let first = values.iter().map(|v| self.clean(v)).find(|v| !v.is_empty());
         let reason = match layout::classify(first.as_deref()) {
             RowKind::Blank => SkipReason::Blank,
             RowKind::Total => SkipReason::Total,
@@ -62,9 +71,10 @@ impl Rows {
                 return Err(layout::ragged(line, values.len(), width, extra).into());
             }
         }
+        let nfc = self.nfc;
         for (col, column) in self.columns.iter_mut().enumerate() {
-            let value = values.get(col).map(|v| clean_value(v)).filter(|v| !v.is_empty());
-            column.push(value.as_deref());
+            let value = values.get(col).map(|v| if nfc { Cow::Borrowed(trimmed(v)) } else { clean_value(v) });
+            column.push(value.as_deref().filter(|v| !v.is_empty()));
         }
         self.row_numbers.push(line);
         Ok(())
