@@ -188,7 +188,8 @@ struct Distinct<K> {
     set: PlHashSet<K>,
     /// Keys with their hash, once the set is given up.
     hashed: Vec<(u64, K)>,
-    state: std::collections::hash_map::RandomState,
+    /// `None` for keys cheap to compare (numbers), sorted as they are.
+    state: Option<std::collections::hash_map::RandomState>,
     seen: usize,
     total: usize,
 }
@@ -201,24 +202,34 @@ impl<K: Ord + std::hash::Hash> Distinct<K> {
         Self {
             set: PlHashSet::with_capacity(total.min(Self::PROBE)),
             hashed: Vec::new(),
-            state: Default::default(),
+            state: Some(Default::default()),
             seen: 0,
             total,
         }
     }
 
-    fn insert(&mut self, key: K) {
+    /// For at most `total` keys as cheap to compare as to hash.
+    fn of_numbers(total: usize) -> Self {
+        Self { state: None, ..Self::new(total) }
+    }
+
+    fn hash(&self, key: &K) -> u64 {
         use std::hash::BuildHasher;
+        self.state.as_ref().map_or(0, |s| s.hash_one(key))
+    }
+
+    fn insert(&mut self, key: K) {
         self.seen += 1;
         if self.seen <= Self::PROBE || self.hashed.capacity() == 0 {
             self.set.insert(key);
             if self.seen == Self::PROBE && self.set.len() > Self::PROBE / 2 {
-                self.hashed.reserve_exact(self.total.max(self.set.len()));
-                let state = &self.state;
-                self.hashed.extend(self.set.drain().map(|k| (state.hash_one(&k), k)));
+                let mut hashed = Vec::with_capacity(self.total.max(self.set.len()));
+                let set = std::mem::take(&mut self.set);
+                hashed.extend(set.into_iter().map(|k| (self.hash(&k), k)));
+                self.hashed = hashed;
             }
         } else {
-            self.hashed.push((self.state.hash_one(&key), key));
+            self.hashed.push((self.hash(&key), key));
         }
     }
 
@@ -240,7 +251,7 @@ fn stats<T: Clone + PartialOrd, K: Ord + std::hash::Hash>(
     key: impl Fn(&T) -> K,
     json: impl Fn(&T) -> Value,
 ) -> (usize, usize, Value, Value) {
-    let mut distinct = Distinct::new(values.len());
+    let mut distinct = Distinct::of_numbers(values.len());
     let (mut nulls, mut min, mut max): (usize, Option<&T>, Option<&T>) = (0, None, None);
     for v in values {
         let Some(v) = v else {
@@ -315,5 +326,8 @@ mod tests {
         // Mostly distinct: sorted by hash; repeats come after the first 4096 values too.
         assert_eq!(count((0..20_000).map(|i| format!("H26-{:06}", i % 15_000)).collect()), 15_000);
         assert_eq!(count((0..3_000).map(|i| i.to_string()).collect()), 3_000);
+        let mut numbers = Distinct::of_numbers(30_000);
+        (0..30_000u64).for_each(|i| numbers.insert(i % 20_000));
+        assert_eq!(numbers.finish().len(), 20_000);
     }
 }

@@ -199,9 +199,17 @@ pub fn read_records<R: Read>(
         // One UTF-8 check per record; fields are slices of it (delimiters are ASCII, so every
         // field boundary is a character boundary).
         let whole = simdutf8::basic::from_utf8(record.as_slice()).map_err(|_| ReadError::NotUtf8)?;
-        let values: Vec<&str> =
-            (0..record.len()).map(|i| record.range(i).and_then(|r| whole.get(r)).unwrap_or_default()).collect();
-        rows.take(line, &values)?;
+        let field = |i: usize| record.range(i).and_then(|r| whole.get(r)).unwrap_or_default();
+        // The fields of most records fit on the stack: no allocation per record.
+        let mut few = [""; 32];
+        if record.len() <= few.len() {
+            for (i, slot) in few.iter_mut().enumerate().take(record.len()) {
+                *slot = field(i);
+            }
+            rows.take(line, &few[..record.len()])?;
+        } else {
+            rows.take(line, &(0..record.len()).map(field).collect::<Vec<_>>())?;
+        }
         count += 1;
         if count.is_multiple_of(65_536) {
             progress(record.position().map_or(0, csv::Position::byte), count);
