@@ -113,13 +113,6 @@ impl TextColumn {
         self.segments[k].get(i)
     }
 
-    /// Make value `i` null (a null marker found while typing).
-    pub fn set_null(&mut self, i: usize) {
-        if let Some((k, i)) = self.locate(i) {
-            self.segments[k].valid[i] = false;
-        }
-    }
-
     /// Make every value that `is_null` null.
     pub fn set_nulls(&mut self, is_null: impl Fn(&str) -> bool) {
         for segment in &mut self.segments {
@@ -246,7 +239,7 @@ mod tests {
         c.push(Some(""));
         c.push(Some("x"));
         assert_eq!(c.iter().collect::<Vec<_>>(), vec![Some("Hà Nội"), None, Some(""), Some("x")]);
-        c.set_null(3);
+        c.set_nulls(|v| v == "x");
         assert_eq!(c.get(3), None);
         assert_eq!(c.text_bytes(), "Hà Nội".len() + 1);
     }
