@@ -172,6 +172,11 @@ impl From<IngestError> for ReadError {
     }
 }
 
+/// The refusal of text the record reader cannot read (an I/O or record error).
+fn unreadable(e: impl std::fmt::Display) -> ReadError {
+    ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })
+}
+
 /// Trimmed, without the Unicode scan when the edges are visible ASCII (most values).
 fn trimmed(field: &str) -> &str {
     let visible = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
@@ -292,10 +297,7 @@ pub fn read_table_in_blocks<R: Read>(
 ) -> Result<CsvTable, ReadError> {
     let block = block.max(1);
     let mut first = Vec::with_capacity(block);
-    (&mut reader)
-        .take(block as u64)
-        .read_to_end(&mut first)
-        .map_err(|e| ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") }))?;
+    (&mut reader).take(block as u64).read_to_end(&mut first).map_err(unreadable)?;
     let at_eof = first.len() < block;
     let cut = if at_eof {
         Some(first.len())

@@ -8,8 +8,6 @@ use std::io::{Cursor, Read};
 use std::ops::Range;
 use std::sync::{Mutex, mpsc};
 
-use crate::error::IngestError;
-
 use super::ReadError;
 use super::rows::{self, Lines, Rows, Sizing};
 use super::split::{Split, split_point};
@@ -51,10 +49,6 @@ pub struct Start {
     pub cut: usize,
     pub first_line: usize,
     pub at_eof: bool,
-}
-
-fn io_error(e: std::io::Error) -> ReadError {
-    ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })
 }
 
 /// Parse one piece into rows; `in_footer` when a footer came before it.
@@ -175,7 +169,7 @@ pub fn read_body<R: Read>(
             let cut = loop {
                 let before = next.len();
                 next.reserve(shape.block);
-                (&mut reader).take(shape.block as u64).read_to_end(&mut next).map_err(io_error)?;
+                (&mut reader).take(shape.block as u64).read_to_end(&mut next).map_err(super::unreadable)?;
                 bytes_read += (next.len() - before) as u64;
                 if next.len() - before < shape.block {
                     break Some((next.len(), true));

@@ -6,7 +6,6 @@ use std::io::Read;
 use std::ops::Range;
 
 use crate::column::TextColumn;
-use crate::error::IngestError;
 use crate::layout::{self, RowKind, SkipReason, SkippedRow};
 
 use super::{ReadError, clean_value, trimmed};
@@ -177,7 +176,7 @@ impl Lines {
                 Ok(Some((start, blanks)))
             }
             Ok(false) => Ok(None),
-            Err(e) => Err(ReadError::Ingest(IngestError::NotText { what: format!("unreadable delimited text: {e}") })),
+            Err(e) => Err(super::unreadable(e)),
         }
     }
 }
