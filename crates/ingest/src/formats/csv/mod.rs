@@ -1,7 +1,7 @@
-//! Delimited text (CSV, TSV, TXT): delimiter sniffing, and [`read_table`], which streams
+//! Delimited text (CSV, TSV, TXT): delimiter sniffing, and [`read_table`], which reads
 //! records (RFC 4180, through the `csv` crate) straight into compact columns: the header is
-//! found in the first rows, every later row is classified (data, blank, total, footer) as it
-//! comes, and memory stays about the size of the text.
+//! found in the first rows, and the rest is read in blocks parsed on every core, each row
+//! classified (data, blank, total, footer) as it comes; memory stays about the size of the text.
 
 use std::borrow::Cow;
 use std::io::Read;

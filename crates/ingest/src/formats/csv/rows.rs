@@ -37,8 +37,9 @@ impl Rows {
         }
     }
 
-    fn clean<'a>(&self, value: &'a str) -> Cow<'a, str> {
-        if self.nfc { Cow::Borrowed(trimmed(value)) } else { clean_value(value) }
+    /// A value trimmed, and made NFC unless the text is known to be.
+    fn clean(nfc: bool, value: &str) -> Cow<'_, str> {
+        if nfc { Cow::Borrowed(trimmed(value)) } else { clean_value(value) }
     }
 
     /// Take the record that starts on `line`.
@@ -47,7 +48,7 @@ impl Rows {
             self.skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
             return Ok(());
         }
-        let first = values.iter().map(|v| self.clean(v)).find(|v| !v.is_empty());
+        let first = values.iter().map(|v| Self::clean(self.nfc, v)).find(|v| !v.is_empty());
         let reason = match layout::classify(first.as_deref()) {
             RowKind::Blank => SkipReason::Blank,
             RowKind::Total => SkipReason::Total,
@@ -72,7 +73,7 @@ impl Rows {
         }
         let nfc = self.nfc;
         for (col, column) in self.columns.iter_mut().enumerate() {
-            let value = values.get(col).map(|v| if nfc { Cow::Borrowed(trimmed(v)) } else { clean_value(v) });
+            let value = values.get(col).map(|v| Self::clean(nfc, v));
             column.push(value.as_deref().filter(|v| !v.is_empty()));
         }
         self.row_numbers.push(line);
