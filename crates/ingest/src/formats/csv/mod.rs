@@ -303,7 +303,7 @@ pub fn read_table_in_blocks<R: Read>(
         Some(first.len())
     } else {
         match split::split_point(&first, delimiter) {
-            Split::At { end, .. } => Some(end),
+            Split::At { end } => Some(end),
             Split::None | Split::Irregular => None,
         }
     };

@@ -175,7 +175,7 @@ pub fn read_body<R: Read>(
                     break Some((next.len(), true));
                 }
                 match split_point(&next, shape.delimiter) {
-                    Split::At { end, .. } => break Some((end, false)),
+                    Split::At { end } => break Some((end, false)),
                     Split::None => {}
                     Split::Irregular => break None,
                 }

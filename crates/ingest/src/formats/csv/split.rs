@@ -11,8 +11,8 @@ use memchr::memchr2_iter;
 /// The answer of [`split_point`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
-    /// `bytes[..end]` holds whole records and `lines` newlines.
-    At { end: usize, lines: usize },
+    /// `bytes[..end]` holds whole records.
+    At { end: usize },
     /// No newline outside quotes yet: one record is longer than the block.
     None,
     /// A quote that is not where RFC 4180 puts quotes.
@@ -22,16 +22,15 @@ pub enum Split {
 /// The last record boundary in `bytes`, which start at a record boundary.
 pub fn split_point(bytes: &[u8], delimiter: u8) -> Split {
     let mut quoted = false;
-    let (mut lines, mut last) = (0usize, None);
+    let mut last = None;
     let mut skip_to = 0;
     for pos in memchr2_iter(b'"', b'\n', bytes) {
         if pos < skip_to {
             continue;
         }
         if bytes[pos] == b'\n' {
-            lines += 1;
             if !quoted {
-                last = Some((pos + 1, lines));
+                last = Some(pos + 1);
             }
             continue;
         }
@@ -51,7 +50,7 @@ pub fn split_point(bytes: &[u8], delimiter: u8) -> Split {
         }
     }
     match last {
-        Some((end, lines)) => Split::At { end, lines },
+        Some(end) => Split::At { end },
         None => Split::None,
     }
 }
@@ -63,11 +62,11 @@ mod tests {
     #[test]
     fn cuts_after_the_last_newline_outside_quotes() {
         let text = b"a,b\n\"x\ny\",\"say \"\"hi\"\"\"\r\n1,\"open\nstill open";
-        assert_eq!(split_point(text, b','), Split::At { end: 24, lines: 3 });
+        assert_eq!(split_point(text, b','), Split::At { end: 24 });
         assert_eq!(&text[..24], b"a,b\n\"x\ny\",\"say \"\"hi\"\"\"\r\n".as_slice());
-        assert_eq!(split_point(b"1;2\n3;4\n", b';'), Split::At { end: 8, lines: 2 });
+        assert_eq!(split_point(b"1;2\n3;4\n", b';'), Split::At { end: 8 });
         assert_eq!(split_point(b"\"one long\nrecord", b','), Split::None);
-        assert_eq!(split_point(b"\"\"\n", b','), Split::At { end: 3, lines: 1 });
+        assert_eq!(split_point(b"\"\"\n", b','), Split::At { end: 3 });
     }
 
     #[test]
@@ -76,6 +75,6 @@ mod tests {
         assert_eq!(split_point(b"\"a\"b,c\n", b','), Split::Irregular);
         assert_eq!(split_point(b"a, \"b\"\n", b','), Split::Irregular);
         // A closing quote at the very end is decided by the bytes that follow.
-        assert_eq!(split_point(b"a\n\"b\"", b','), Split::At { end: 2, lines: 1 });
+        assert_eq!(split_point(b"a\n\"b\"", b','), Split::At { end: 2 });
     }
 }
