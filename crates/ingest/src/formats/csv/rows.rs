@@ -84,7 +84,8 @@ impl Rows {
 /// How much a stretch of the file holds, learnt from one already read: each column's text and
 /// the rows per byte of file. A piece's buffers are sized from it once, with room to spare,
 /// rather than grown by doubling, which copies and leaves freed memory behind. (Room never
-/// written to costs address space, not memory.)
+/// written to costs address space, not memory.) On the 1M-row file, 4 alternating runs each:
+/// 1.70–2.07 s and 604–654 MB peak with it, 1.76–2.14 s and 668–684 MB without.
 #[derive(Debug, Clone, Default)]
 pub struct Sizing {
     text_per_byte: Vec<f64>,
