@@ -165,6 +165,47 @@ pub struct Page {
     pub facets: Vec<(String, DataFrame)>,
 }
 
+/// A page already written as JSON: what the `/records` envelope is made of.
+#[derive(Debug, Clone)]
+pub struct JsonPage {
+    /// Matching rows (or groups) in all.
+    pub total: usize,
+    /// Rows (or groups) on this page.
+    pub rows: usize,
+    /// The page's rows as comma-separated JSON objects (no brackets).
+    pub items: Vec<u8>,
+    /// Per `facet` field, its `{"value": …, "count": …}` objects, comma-separated.
+    pub facets: Vec<(String, Vec<u8>)>,
+}
+
+/// [`page`], written as JSON. A memory table writes the page's rows straight from its arrays
+/// and value codes when it finds them without a pass over the table (see
+/// [`MemoryTable::page_rows`]); any other answer is a frame written by
+/// [`crate::encode::json::write_objects`].
+pub fn json_page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<JsonPage> {
+    if let Source::Memory(table) = source
+        && let Some((total, rows)) = table.page_rows(query, fields)?
+    {
+        // About 24 bytes a cell: growing the buffer by doubling showed as copies in profiles.
+        let mut items = Vec::with_capacity(rows.len() * query.output_fields(fields).len() * 24);
+        table.write_json(query, fields, &rows, &mut items);
+        return Ok(JsonPage { total, rows: rows.len(), items, facets: Vec::new() });
+    }
+    let page = page(source, query, fields)?;
+    let mut items = Vec::with_capacity(page.frame.height() * page.frame.width() * 24);
+    crate::encode::json::write_objects(&page.frame, &mut items, false)?;
+    let facets = page
+        .facets
+        .iter()
+        .map(|(name, frame)| {
+            let mut out = Vec::new();
+            crate::encode::json::write_objects(frame, &mut out, false)?;
+            Ok((name.clone(), out))
+        })
+        .collect::<Result<_>>()?;
+    Ok(JsonPage { total: page.total, rows: page.frame.height(), items, facets })
+}
+
 fn count(lf: LazyFrame) -> Result<usize> {
     let df = lf.select([len()]).collect()?;
     Ok(df.column("len")?.get(0)?.extract::<u64>().unwrap_or(0) as usize)

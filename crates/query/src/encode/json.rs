@@ -1,8 +1,6 @@
 //! JSON rows: `{"field": value, …}` objects, dates `YYYY-MM-DD`, datetimes ISO 8601,
 //! integers as numbers, non-finite floats as `null`.
 
-use std::io::Write;
-
 use polars::prelude::*;
 
 use super::{CellValue, ColumnValues, columns, write_date, write_datetime};
@@ -64,12 +62,9 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: CellValue<'_>) {
     match v {
         CellValue::Null => out.extend_from_slice(b"null"),
         CellValue::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        CellValue::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        CellValue::Float(f) if f.is_finite() => {
-            let _ = serde_json::to_writer(&mut *out, &f);
-        }
+        CellValue::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        // The shortest text that reads back as the same float, as serde_json writes it.
+        CellValue::Float(f) if f.is_finite() => out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes()),
         CellValue::Float(_) => out.extend_from_slice(b"null"),
         CellValue::Date(d) => {
             out.push(b'"');

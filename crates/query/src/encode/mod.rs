@@ -1,6 +1,7 @@
 //! Output encoders: rows of a `DataFrame` written straight into a byte buffer, column by
 //! column downcast once per batch (no `serde_json::Value` per row).
 
+pub(crate) mod cells;
 pub mod csv;
 pub mod geojson;
 pub mod json;
@@ -36,40 +37,58 @@ pub(crate) enum CellValue<'a> {
     Str(&'a str),
 }
 
-/// The one array of a chunked array (rechunked if it has several).
-fn single<T: PolarsDataType>(ca: &ChunkedArray<T>) -> T::Array
-where
-    T::Array: Clone,
-{
-    let ca = ca.rechunk();
-    ca.downcast_iter()
-        .next()
-        .cloned()
-        .unwrap_or_else(|| ca.clear().downcast_iter().next().cloned().expect("an empty chunk"))
-}
-
 impl<'a> ColumnValues<'a> {
     pub(crate) fn of(series: &'a Series) -> Result<Self> {
+        let one = Self::chunks(&series.rechunk())?.into_iter().next();
+        match one {
+            Some(values) => Ok(values),
+            None => Self::chunks(&series.clear().rechunk())?
+                .into_iter()
+                .next()
+                .ok_or_else(|| crate::QueryError::Engine(format!("column `{}` has no chunk", series.name()))),
+        }
+    }
+
+    /// One per chunk of `series`, sharing its buffers (cast first when its type is not one of
+    /// the physical types written).
+    pub(crate) fn chunks(series: &Series) -> Result<Vec<Self>> {
+        fn each<T: PolarsDataType>(
+            ca: &ChunkedArray<T>,
+            f: impl Fn(T::Array) -> ColumnValues<'static>,
+        ) -> Vec<ColumnValues<'static>>
+        where
+            T::Array: Clone,
+        {
+            ca.downcast_iter().cloned().map(f).collect()
+        }
         Ok(match series.dtype() {
-            DataType::Boolean => Self::Bool(single(series.bool()?)),
-            DataType::Date => Self::Date(single(series.date()?.physical())),
-            DataType::Datetime(unit, _) => {
-                let us = series.datetime()?;
-                match unit {
-                    TimeUnit::Microseconds => Self::Datetime(single(us.physical())),
-                    _ => {
-                        return Err(crate::QueryError::Engine(format!(
-                            "datetime column `{}` is not in microseconds",
-                            series.name()
-                        )));
-                    }
+            DataType::Boolean => each(series.bool()?, ColumnValues::Bool),
+            DataType::Date => each(series.date()?.physical(), ColumnValues::Date),
+            DataType::Datetime(unit, _) => match unit {
+                TimeUnit::Microseconds => each(series.datetime()?.physical(), ColumnValues::Datetime),
+                _ => {
+                    return Err(crate::QueryError::Engine(format!(
+                        "datetime column `{}` is not in microseconds",
+                        series.name()
+                    )));
                 }
-            }
-            DataType::String => Self::Str(single(series.str()?), std::marker::PhantomData),
-            d if d.is_integer() => Self::Int(single(series.cast(&DataType::Int64)?.i64()?)),
-            d if d.is_float() => Self::Float(single(series.cast(&DataType::Float64)?.f64()?)),
-            _ => Self::Str(single(series.cast(&DataType::String)?.str()?), std::marker::PhantomData),
+            },
+            DataType::String => each(series.str()?, |a| ColumnValues::Str(a, std::marker::PhantomData)),
+            d if d.is_integer() => each(series.cast(&DataType::Int64)?.i64()?, ColumnValues::Int),
+            d if d.is_float() => each(series.cast(&DataType::Float64)?.f64()?, ColumnValues::Float),
+            _ => each(series.cast(&DataType::String)?.str()?, |a| ColumnValues::Str(a, std::marker::PhantomData)),
         })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Bool(a) => a.len(),
+            Self::Int(a) => a.len(),
+            Self::Float(a) => a.len(),
+            Self::Date(a) => a.len(),
+            Self::Datetime(a) => a.len(),
+            Self::Str(a, _) => a.len(),
+        }
     }
 
     pub(crate) fn get(&self, i: usize) -> CellValue<'_> {
