@@ -13,7 +13,7 @@
 //!
 //! Everything here is blocking: call it from `spawn_blocking`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -25,10 +25,19 @@ use crate::error::{QueryError, Result};
 use crate::filter::{Filter, Op, Value};
 use crate::fold::fold_text;
 use crate::params::{RecordsQuery, SortKey, word_predicate};
-use crate::select::{Check, GroupStats, Matched, Numbers, Postings};
+use crate::select::{Check, Cover, GroupStats, Matched, Numbers, Postings, SearchField};
 
 /// Fields with at most this many distinct values get value codes for search.
 const DICTIONARY_MAX: usize = 1 << 16;
+
+/// A word held by at least this share of a field's rows (a sixteenth) keeps a bitmap of them,
+/// which costs at most twice its rows' ids: a search word that starts it ORs the bitmap
+/// instead of listing the rows.
+const FREQUENT_SHARE: usize = 16;
+
+/// At most this many words of a field keep a bitmap (the most frequent; 4 MB for a million
+/// rows).
+const FREQUENT_WORDS: usize = 32;
 
 /// The name of the column of matching rows added to the frame for one request.
 pub const MATCH_COLUMN: &str = "__opendata_match";
@@ -52,11 +61,58 @@ struct Dictionary {
     names: Vec<String>,
     /// The rows of each code.
     postings: Postings,
-    /// Each code's value as a JSON string.
+    /// Each code's value as a JSON member, `"field":"value"`.
     fragments: Fragments,
+    /// The rows of each frequent word (see [`FREQUENT_SHARE`]) as a bitmap.
+    frequent: BTreeMap<String, Vec<u64>>,
+}
+
+/// The frequent words of a field (see [`FREQUENT_SHARE`]) with their rows as bitmaps.
+fn frequent_words(words: &[Vec<String>], postings: &Postings, rows: usize) -> BTreeMap<String, Vec<u64>> {
+    let mut counts: HashMap<&str, (usize, Vec<u32>)> = HashMap::new();
+    for (code, value_words) in words.iter().enumerate() {
+        let n = postings.of(code).len();
+        let mut distinct: Vec<&str> = value_words.iter().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for w in distinct {
+            let entry = counts.entry(w).or_default();
+            entry.0 += n;
+            entry.1.push(code as u32);
+        }
+    }
+    let mut frequent: Vec<(&str, (usize, Vec<u32>))> =
+        counts.into_iter().filter(|(_, (n, _))| *n > 0 && *n >= rows / FREQUENT_SHARE).collect();
+    frequent.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    frequent.truncate(FREQUENT_WORDS);
+    frequent
+        .into_iter()
+        .map(|(word, (_, codes))| {
+            let mut bits = vec![0u64; rows.div_ceil(64)];
+            for r in codes.iter().flat_map(|c| postings.of(*c as usize)) {
+                bits[*r as usize / 64] |= 1 << (r % 64);
+            }
+            (word.to_string(), bits)
+        })
+        .collect()
 }
 
 impl Dictionary {
+    /// The rows with a word starting with `word`: the bitmaps of the frequent such words, and
+    /// the values holding one of the others.
+    fn cover(&self, word: &str) -> Cover<'_> {
+        let bitmaps = self
+            .frequent
+            .range(word.to_string()..)
+            .take_while(|(w, _)| w.starts_with(word))
+            .map(|(_, bits)| bits.as_slice())
+            .collect();
+        let listed = (0..self.words.len() as u32)
+            .filter(|c| self.words[*c as usize].iter().any(|w| w.starts_with(word) && !self.frequent.contains_key(w)))
+            .collect();
+        Cover { bitmaps, listed }
+    }
+
     /// Rows whose code is one of `hit`'s true entries.
     fn rows(&self, hit: &[bool]) -> BooleanChunked {
         self.codes.iter().map(|c| hit.get(*c as usize).copied().unwrap_or(false)).collect()
@@ -114,8 +170,9 @@ impl TextIndex {
             }
             let values = ids.into_iter().map(|(v, c)| (v.to_string(), c)).collect();
             let postings = Postings::build(&codes, names.len());
-            let fragments = Fragments::of(names.iter().map(String::as_str));
-            let dictionary = Dictionary { codes, words: value_words, values, names, postings, fragments };
+            let fragments = Fragments::of(&name, names.iter().map(String::as_str));
+            let frequent = frequent_words(&value_words, &postings, ca.len());
+            let dictionary = Dictionary { codes, words: value_words, values, names, postings, fragments, frequent };
             return Ok(Self { name, words, dictionary: Some(dictionary) });
         }
         for v in ca.iter().flatten() {
@@ -237,7 +294,12 @@ impl MemoryTable {
             .iter()
             .map(|t| {
                 t.words.iter().map(|w| w.len() + 32).sum::<usize>()
-                    + t.dictionary.as_ref().map_or(0, |d| d.codes.len() * 4 + d.words.len() * 96 + d.postings.bytes())
+                    + t.dictionary.as_ref().map_or(0, |d| {
+                        d.codes.len() * 4
+                            + d.words.len() * 96
+                            + d.postings.bytes()
+                            + d.frequent.values().map(|b| b.len() * 8).sum::<usize>()
+                    })
             })
             .sum();
         let cells = fields
@@ -595,7 +657,15 @@ impl MemoryTable {
         }
         if !query.search.is_empty() {
             let Some(relevant) = self.search_bits(&query.search) else { return Ok(None) };
-            let fields = relevant.into_iter().map(|(d, bits)| (d.codes.as_slice(), bits, &d.postings)).collect();
+            let fields = relevant
+                .into_iter()
+                .map(|(d, bits)| SearchField {
+                    codes: &d.codes,
+                    bits,
+                    postings: &d.postings,
+                    covers: Some(query.search.iter().map(|w| d.cover(w)).collect()),
+                })
+                .collect();
             checks.push(Check::Search { fields, full: full_bits(query.search.len()) });
         }
         Ok(Some(crate::select::matching(&crate::select::merged(checks), self.frame.height())))

@@ -1,8 +1,8 @@
 //! JSON rows written by row id straight from a table's own arrays, with no gathered copy of
 //! the page. This is how a `/records` JSON page of a table held in memory is written.
 //!
-//! - A text field with value codes has each distinct value's JSON string encoded once, per
-//!   version ([`Fragments`]). A cell is then one copy.
+//! - A text field with value codes has each distinct value encoded once per version, with
+//!   the field's name: `"quan_huyen":"Quận Ba Đình"` ([`Fragments`]). A cell is one copy.
 //! - Other fields read the cell from the chunk that holds the row ([`Chunked`]). Row groups
 //!   of equal size (a power of two) find their chunk with a shift.
 //!
@@ -16,26 +16,31 @@ use super::json::{write_str, write_value};
 use super::{CellValue, ColumnValues};
 use crate::error::Result;
 
-/// The JSON strings of a text field's distinct values, by value code, encoded once.
+/// A text field's distinct values as JSON members, `"name":"value"`, by value code, encoded
+/// once.
 #[derive(Debug, Default)]
 pub(crate) struct Fragments {
     bytes: Vec<u8>,
-    /// Where each code's string ends in `bytes`.
+    /// Where each code's member ends in `bytes`.
     ends: Vec<u32>,
+    /// `"name":null`.
+    null: Vec<u8>,
 }
 
 impl Fragments {
-    /// The strings of `values`, the value of code `i` at `i`.
-    pub(crate) fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut out = Self::default();
+    /// The members of field `name` with each of `values`, the value of code `i` at `i`.
+    pub(crate) fn of<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> Self {
+        let key = member_key(name);
+        let mut out = Self { null: [key.as_slice(), b"null"].concat(), ..Self::default() };
         for v in values {
+            out.bytes.extend_from_slice(&key);
             write_str(&mut out.bytes, v);
             out.ends.push(out.bytes.len() as u32);
         }
         out
     }
 
-    /// The JSON of code `code`; `null` for `u32::MAX` (and any code out of range).
+    /// The member of code `code`; `"name":null` for `u32::MAX` (and any code out of range).
     fn get(&self, code: u32) -> &[u8] {
         let i = code as usize;
         match self.ends.get(i) {
@@ -43,13 +48,21 @@ impl Fragments {
                 let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
                 &self.bytes[start..*end as usize]
             }
-            None => b"null",
+            None => &self.null,
         }
     }
 
     pub(crate) fn bytes(&self) -> usize {
         self.bytes.len() + self.ends.len() * 4
     }
+}
+
+/// `"name":`.
+fn member_key(name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 3);
+    write_str(&mut key, name);
+    key.push(b':');
+    key
 }
 
 /// A column's arrays, chunk by chunk, and how to find the chunk that holds a row.
@@ -108,23 +121,27 @@ pub(crate) enum Cells<'a> {
     Values(&'a Chunked),
 }
 
-/// A column to write: its `"name":` and its cells.
+/// A column to write: its `"name":` (empty for coded cells, whose members hold it) and its
+/// cells.
 pub(crate) struct JsonColumn<'a> {
     key: Vec<u8>,
     cells: Cells<'a>,
 }
 
 impl<'a> JsonColumn<'a> {
+    /// The column `name`; coded cells must have been made with the same name.
     pub(crate) fn new(name: &str, cells: Cells<'a>) -> Self {
-        let mut key = Vec::with_capacity(name.len() + 3);
-        write_str(&mut key, name);
-        key.push(b':');
+        let key = match cells {
+            Cells::Coded { .. } => Vec::new(),
+            Cells::Values(_) => member_key(name),
+        };
         Self { key, cells }
     }
 }
 
 /// Append `rows` as comma-separated JSON objects of `columns` (no surrounding brackets).
 pub(crate) fn write_rows(columns: &[JsonColumn<'_>], rows: &[u32], out: &mut Vec<u8>) {
+    let start = out.len();
     for (n, row) in rows.iter().enumerate() {
         let row = *row as usize;
         if n > 0 {
@@ -135,15 +152,23 @@ pub(crate) fn write_rows(columns: &[JsonColumn<'_>], rows: &[u32], out: &mut Vec
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&column.key);
             match &column.cells {
                 Cells::Coded { codes, fragments } => {
                     out.extend_from_slice(fragments.get(codes.get(row).copied().unwrap_or(u32::MAX)))
                 }
-                Cells::Values(values) => write_value(out, values.get(row)),
+                Cells::Values(values) => {
+                    out.extend_from_slice(&column.key);
+                    write_value(out, values.get(row))
+                }
             }
         }
         out.push(b'}');
+        if n == 0 {
+            // The rest of the page at the first row's size and a quarter: one allocation, where
+            // growing by doubling copied the page once more.
+            let first = out.len() - start;
+            out.reserve((first + first / 4) * (rows.len() - 1));
+        }
     }
 }
 
@@ -175,7 +200,7 @@ mod tests {
             .map(|c| (c.name().to_string(), Chunked::of(c.as_materialized_series()).unwrap()))
             .collect();
         let names = ["s", "x", "b"];
-        let fragments = Fragments::of(names);
+        let fragments = Fragments::of("coded", names);
         let codes = [2u32, u32::MAX, 0, 1, 1, 0, 2, u32::MAX];
         let mut columns: Vec<JsonColumn<'_>> =
             chunked.iter().map(|(name, values)| JsonColumn::new(name, Cells::Values(values))).collect();

@@ -159,7 +159,7 @@ pub async fn list_records(
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (header::CONTENT_DISPOSITION, out.disposition()),
         ],
-        Body::from(body),
+        body,
     )
         .into_response();
     Ok(caching(response))
@@ -216,6 +216,8 @@ pub(crate) fn take_delimiter(pairs: &[(String, String)]) -> Result<u8, ApiError>
 }
 
 /// The JSON envelope, written straight into bytes: the rows are never `serde_json::Value`s.
+/// The page's rows are sent as they came from the query, between the head and the tail (one
+/// `writev`), not copied into one buffer.
 #[allow(clippy::too_many_arguments)]
 fn envelope(
     id: &str,
@@ -226,7 +228,7 @@ fn envelope(
     page: plan::JsonPage,
     query_key: &str,
     secret: &[u8],
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Body, ApiError> {
     let limit = query.limit.unwrap_or(params::DEFAULT_LIMIT);
     let base = format!("/api/v1/datasets/{id}/records");
     let with = |extra: Option<(&str, String)>| {
@@ -249,16 +251,13 @@ fn envelope(
         .iter()
         .map(|c| serde_json::json!({ "name": c.name, "type": c.field_type }))
         .collect();
-    let mut out =
-        Vec::with_capacity(1024 + page.items.len() + page.facets.iter().map(|(_, f)| f.len() + 64).sum::<usize>());
     let head = serde_json::json!({
         "dataset": id, "version": version, "total": page.total, "limit": limit, "offset": query.offset, "fields": fields,
     });
     let mut head = serde_json::to_vec(&head).map_err(ApiError::internal)?;
     head.pop(); // the closing brace: the items, facets and links follow
-    out.extend_from_slice(&head);
-    out.extend_from_slice(b",\"items\":[");
-    out.extend_from_slice(&page.items);
+    head.extend_from_slice(b",\"items\":[");
+    let mut out = Vec::with_capacity(1024 + page.facets.iter().map(|(_, f)| f.len() + 64).sum::<usize>());
     out.push(b']');
     if !page.facets.is_empty() {
         out.extend_from_slice(b",\"facets\":{");
@@ -277,5 +276,45 @@ fn envelope(
     let links = serde_json::json!({ "self": with(None), "next": next });
     serde_json::to_writer(&mut out, &links).map_err(ApiError::internal)?;
     out.push(b'}');
-    Ok(out)
+    Ok(Body::new(Parts::new(vec![head, page.items, out])))
+}
+
+/// A body of a few buffers sent one after the other, with its length known (so the answer has
+/// a `Content-Length`, as a single buffer would).
+struct Parts {
+    parts: std::collections::VecDeque<bytes::Bytes>,
+    len: u64,
+}
+
+impl Parts {
+    fn new(parts: Vec<Vec<u8>>) -> Self {
+        let parts: std::collections::VecDeque<bytes::Bytes> =
+            parts.into_iter().filter(|p| !p.is_empty()).map(bytes::Bytes::from).collect();
+        let len = parts.iter().map(|p| p.len() as u64).sum();
+        Self { parts, len }
+    }
+}
+
+impl http_body::Body for Parts {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let next = self.parts.pop_front();
+        if let Some(part) = &next {
+            self.len -= part.len() as u64;
+        }
+        std::task::Poll::Ready(next.map(|p| Ok(http_body::Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
+    }
 }
