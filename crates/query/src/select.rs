@@ -80,6 +80,17 @@ impl Postings {
         Some(out)
     }
 
+    /// Set the bits of value `code`'s rows in `bits`: ORed from its bitmap when it keeps one
+    /// and lists more rows than the bitmap has words (a sequential pass beats that many
+    /// scattered writes), else row by row.
+    fn set(&self, code: usize, bits: &mut [u64]) {
+        let rows = self.of(code);
+        match self.dense.get(code) {
+            Some(dense) if rows.len() > dense.len() => bits.iter_mut().zip(dense).for_each(|(a, b)| *a |= b),
+            _ => rows.iter().for_each(|r| bits[*r as usize / 64] |= 1 << (r % 64)),
+        }
+    }
+
     /// The rows with value `code`, ascending.
     pub(crate) fn of(&self, code: usize) -> &[u32] {
         match (self.starts.get(code), self.starts.get(code + 1)) {
@@ -271,8 +282,9 @@ impl SearchField<'_> {
     /// The work of the search word `w`'s cover: bitmap words ORed and rows listed.
     fn cover_cost(&self, w: usize, rows: usize) -> Option<usize> {
         let cover = self.covers.as_ref()?.get(w)?;
-        let listed: usize = cover.listed.iter().map(|c| self.postings.of(*c as usize).len()).sum();
-        Some(cover.bitmaps.len() * rows.div_ceil(64) + listed)
+        let words = rows.div_ceil(64);
+        let listed: usize = cover.listed.iter().map(|c| self.postings.of(*c as usize).len().min(words)).sum();
+        Some(cover.bitmaps.len() * words + listed)
     }
 }
 
@@ -414,8 +426,8 @@ impl<'a> Check<'a> {
                             for bits in &cover.bitmaps {
                                 word.iter_mut().zip(bits.iter()).for_each(|(a, b)| *a |= b);
                             }
-                            for r in cover.listed.iter().flat_map(|c| f.postings.of(*c as usize)) {
-                                word[*r as usize / 64] |= 1 << (r % 64);
+                            for c in &cover.listed {
+                                f.postings.set(*c as usize, &mut word);
                             }
                         }
                         out.iter_mut().zip(&word).for_each(|(a, b)| *a &= b);
@@ -527,7 +539,7 @@ fn union(lists: &[&[u32]], rows: usize) -> Vec<u32> {
 }
 
 /// The rows whose bit is set, ascending.
-fn ones(bits: &[u64]) -> Vec<u32> {
+pub(crate) fn ones(bits: &[u64]) -> Vec<u32> {
     let mut out = Vec::with_capacity(bits.iter().map(|w| w.count_ones() as usize).sum());
     for (w, mut word) in bits.iter().copied().enumerate() {
         while word != 0 {
