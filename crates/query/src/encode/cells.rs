@@ -139,35 +139,64 @@ impl<'a> JsonColumn<'a> {
     }
 }
 
+/// Rows read per column before a block is written.
+const BLOCK: usize = 128;
+
 /// Append `rows` as comma-separated JSON objects of `columns` (no surrounding brackets).
+///
+/// The rows of a sorted or filtered page are scattered over a table of a million rows, and
+/// nearly every cell is a cache miss. So a block of rows is first read column by column (loads
+/// that do not wait on each other, so the misses overlap, string bytes touched too), then
+/// written row by row from what was read. On `sort=ma_ho_so&offset=…` this cut the time in
+/// `ColumnValues::get` and the writer by half.
 pub(crate) fn write_rows(columns: &[JsonColumn<'_>], rows: &[u32], out: &mut Vec<u8>) {
     let start = out.len();
-    for (n, row) in rows.iter().enumerate() {
-        let row = *row as usize;
-        if n > 0 {
-            out.push(b',');
-        }
-        out.push(b'{');
+    let mut members: Vec<Vec<&[u8]>> = columns.iter().map(|_| Vec::with_capacity(BLOCK)).collect();
+    let mut cells: Vec<Vec<CellValue<'_>>> = columns.iter().map(|_| Vec::with_capacity(BLOCK)).collect();
+    for (b, block) in rows.chunks(BLOCK).enumerate() {
         for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
             match &column.cells {
                 Cells::Coded { codes, fragments } => {
-                    out.extend_from_slice(fragments.get(codes.get(row).copied().unwrap_or(u32::MAX)))
+                    members[i].clear();
+                    members[i].extend(
+                        block.iter().map(|r| fragments.get(codes.get(*r as usize).copied().unwrap_or(u32::MAX))),
+                    );
                 }
                 Cells::Values(values) => {
-                    out.extend_from_slice(&column.key);
-                    write_value(out, values.get(row))
+                    cells[i].clear();
+                    cells[i].extend(block.iter().map(|r| values.get(*r as usize)));
+                    let touched = cells[i].iter().fold(0u8, |t, c| match c {
+                        CellValue::Str(s) => t ^ s.as_bytes().first().copied().unwrap_or(0),
+                        _ => t,
+                    });
+                    std::hint::black_box(touched);
                 }
             }
         }
-        out.push(b'}');
-        if n == 0 {
-            // The rest of the page at the first row's size and a quarter: one allocation, where
-            // growing by doubling copied the page once more.
-            let first = out.len() - start;
-            out.reserve((first + first / 4) * (rows.len() - 1));
+        for n in 0..block.len() {
+            if b > 0 || n > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match &column.cells {
+                    Cells::Coded { .. } => out.extend_from_slice(members[i][n]),
+                    Cells::Values(_) => {
+                        out.extend_from_slice(&column.key);
+                        write_value(out, cells[i][n]);
+                    }
+                }
+            }
+            out.push(b'}');
+            if b == 0 && n == 0 {
+                // The rest of the page at the first row's size and a quarter: one allocation,
+                // where growing by doubling copied the page once more.
+                let first = out.len() - start;
+                out.reserve((first + first / 4) * (rows.len() - 1));
+            }
         }
     }
 }

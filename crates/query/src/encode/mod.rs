@@ -27,6 +27,7 @@ pub(crate) enum ColumnValues<'a> {
 }
 
 /// One cell, typed.
+#[derive(Clone, Copy)]
 pub(crate) enum CellValue<'a> {
     Null,
     Bool(bool),
