@@ -27,6 +27,24 @@ use crate::fold::fold_text;
 use crate::params::{RecordsQuery, SortKey, word_predicate};
 use crate::select::{Check, Cover, GroupStats, Matched, Numbers, Postings, SearchField};
 
+/// How much work a query may do to find its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Whatever it takes: make indexes and sort orders, visit every row. On a blocking thread.
+    Full,
+    /// Only what the indexes made so far answer in about [`QUICK_STEPS`] steps, for a page of
+    /// at most [`QUICK_ROWS`] rows: well under a millisecond on a million rows, so it may run
+    /// on an async thread (handing a small query to a blocking thread and back cost a third
+    /// to a half of the server's time on the first-page workloads).
+    Quick,
+}
+
+/// The steps (a word of a bitmap, a row listed or checked) of an [`Effort::Quick`] query.
+pub const QUICK_STEPS: usize = 1 << 20;
+
+/// The page size of an [`Effort::Quick`] query.
+pub const QUICK_ROWS: usize = 1000;
+
 /// Fields with at most this many distinct values get value codes for search.
 const DICTIONARY_MAX: usize = 1 << 16;
 
@@ -582,12 +600,17 @@ impl MemoryTable {
     /// The row order of the whole table by `sort` (nulls last, ties in file order), computed
     /// once; `None` when [`KEPT_ORDERS`] sorts are kept already.
     pub(crate) fn kept_order(&self, sort: &[SortKey]) -> Result<Option<Arc<KeptOrder>>> {
+        self.kept_order_with(sort, Effort::Full)
+    }
+
+    /// [`MemoryTable::kept_order`]; with [`Effort::Quick`], only one made before.
+    fn kept_order_with(&self, sort: &[SortKey], effort: Effort) -> Result<Option<Arc<KeptOrder>>> {
         let key: SortSpec = sort.iter().map(|s| (s.field.clone(), s.descending)).collect();
         let lock = || self.orders.lock().map_err(|_| QueryError::Engine("poisoned lock".into()));
         if let Some(o) = lock()?.get(&key) {
             return Ok(Some(o.clone()));
         }
-        if lock()?.len() >= KEPT_ORDERS {
+        if effort == Effort::Quick || lock()?.len() >= KEPT_ORDERS {
             return Ok(None);
         }
         let by: Vec<PlSmallStr> = sort.iter().map(|s| PlSmallStr::from(s.field.as_str())).collect();
@@ -616,9 +639,17 @@ impl MemoryTable {
 
     /// A number, date, datetime or boolean field's [`Numbers`], made at first use.
     pub(crate) fn numbers(&self, field: &str) -> Result<Option<Arc<Numbers>>> {
+        self.numbers_with(field, Effort::Full)
+    }
+
+    /// [`MemoryTable::numbers`]; with [`Effort::Quick`], only those made before.
+    fn numbers_with(&self, field: &str, effort: Effort) -> Result<Option<Arc<Numbers>>> {
         let lock = || self.numbers.lock().map_err(|_| QueryError::Engine("poisoned lock".into()));
         if let Some(n) = lock()?.get(field) {
             return Ok(n.clone());
+        }
+        if effort == Effort::Quick {
+            return Ok(None);
         }
         let Some(f) = self.fields.iter().find(|f| f.name == field) else { return Ok(None) };
         let built = Numbers::build(self.frame.column(field)?, f.field_type).map(Arc::new);
@@ -628,7 +659,12 @@ impl MemoryTable {
 
     /// The rows matching the query's filters and `q`, ascending, found from the indexes
     /// ([`crate::select`]); `None` when the query has none, or one the indexes do not answer.
-    pub(crate) fn matching_rows(&self, query: &RecordsQuery, fields: &[Field]) -> Result<Option<Matched>> {
+    pub(crate) fn matching_rows(
+        &self,
+        query: &RecordsQuery,
+        fields: &[Field],
+        effort: Effort,
+    ) -> Result<Option<Matched>> {
         if (query.filters.is_empty() && query.search.is_empty()) || !crate::select::answerable(query, fields) {
             return Ok(None);
         }
@@ -636,7 +672,7 @@ impl MemoryTable {
         let mut numbers = Vec::new();
         for filter in &query.filters {
             if filter.field_type != FieldType::String {
-                match self.numbers(&filter.field)? {
+                match self.numbers_with(&filter.field, effort)? {
                     Some(n) => numbers.push(n),
                     None => return Ok(None),
                 }
@@ -677,34 +713,41 @@ impl MemoryTable {
                 .collect();
             checks.push(Check::Search { fields, full: full_bits(query.search.len()) });
         }
-        Ok(Some(crate::select::matching(&crate::select::merged(checks), self.frame.height())))
+        let budget = if effort == Effort::Quick { QUICK_STEPS } else { usize::MAX };
+        Ok(crate::select::matching(&crate::select::merged(checks), self.frame.height(), budget))
     }
 
     /// The total and the page's rows of a query answered without a pass over the table: the
     /// whole table in file order or in a kept sort order, or the rows the indexes find (see
     /// [`MemoryTable::matching_rows`]). `None` for other queries, and for aggregates and facets.
-    pub(crate) fn page_rows(&self, query: &RecordsQuery, fields: &[Field]) -> Result<Option<(usize, Vec<u32>)>> {
-        if !query.facets.is_empty() || query.aggregating() {
+    /// With [`Effort::Quick`], `None` also for a query that needs more than that.
+    pub fn page_rows(
+        &self,
+        query: &RecordsQuery,
+        fields: &[Field],
+        effort: Effort,
+    ) -> Result<Option<(usize, Vec<u32>)>> {
+        let limit = query.limit.unwrap_or(usize::MAX);
+        if !query.facets.is_empty() || query.aggregating() || (effort == Effort::Quick && limit > QUICK_ROWS) {
             return Ok(None);
         }
-        let limit = query.limit.unwrap_or(usize::MAX);
         let offset = query.offset;
         if query.filters.is_empty() && query.search.is_empty() && query.where_.is_none() {
             let height = self.height();
             let rows = if query.sort.is_empty() {
                 let start = offset.min(height);
                 (start as u32..start.saturating_add(limit).min(height) as u32).collect()
-            } else if let Some(kept) = self.kept_order(&query.sort)? {
+            } else if let Some(kept) = self.kept_order_with(&query.sort, effort)? {
                 kept.slice(offset, limit)
             } else {
                 return Ok(None);
             };
             return Ok(Some((height, rows)));
         }
-        let Some(matched) = self.matching_rows(query, fields)? else { return Ok(None) };
+        let Some(matched) = self.matching_rows(query, fields, effort)? else { return Ok(None) };
         let rows = if query.sort.is_empty() {
             matched.slice(offset, limit)
-        } else if let Some(kept) = self.kept_order(&query.sort)? {
+        } else if let Some(kept) = self.kept_order_with(&query.sort, effort)? {
             kept.top(&matched, offset, limit)
         } else {
             return Ok(None);
@@ -740,7 +783,7 @@ impl MemoryTable {
             return Ok(None);
         }
         if query.aggregating() {
-            let Some(matched) = self.matching_rows(query, fields)? else { return Ok(None) };
+            let Some(matched) = self.matching_rows(query, fields, Effort::Full)? else { return Ok(None) };
             let rows = matched.into_rows();
             let Some(groups) = self.group_by_codes(query, fields, Some(&rows))? else { return Ok(None) };
             let groups = crate::plan::sort_groups(groups, query)?;
@@ -748,7 +791,7 @@ impl MemoryTable {
             let frame = groups.slice(query.offset as i64, query.limit.unwrap_or(usize::MAX));
             return Ok(Some(crate::plan::Page { total, frame, facets: Vec::new() }));
         }
-        let Some((total, rows)) = self.page_rows(query, fields)? else { return Ok(None) };
+        let Some((total, rows)) = self.page_rows(query, fields, Effort::Full)? else { return Ok(None) };
         // Only the answer's fields are gathered, in its order.
         let names: Vec<PlSmallStr> =
             query.output_fields(fields).iter().map(|f| PlSmallStr::from(f.name.as_str())).collect();

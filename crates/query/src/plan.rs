@@ -14,7 +14,7 @@ use polars::prelude::*;
 
 use crate::aggregate::SelectItem;
 use crate::error::Result;
-use crate::memory::{MATCH_COLUMN, MemoryTable};
+use crate::memory::{Effort, MATCH_COLUMN, MemoryTable};
 
 /// The rows where `mask` is true, from the `offset`-th on, at most `limit` of them.
 pub(crate) fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
@@ -184,11 +184,9 @@ pub struct JsonPage {
 /// [`crate::encode::json::write_objects`].
 pub fn json_page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<JsonPage> {
     if let Source::Memory(table) = source
-        && let Some((total, rows)) = table.page_rows(query, fields)?
+        && let Some(page) = indexed_json_page(table, query, fields, Effort::Full)?
     {
-        let mut items = Vec::new();
-        table.write_json(query, fields, &rows, &mut items);
-        return Ok(JsonPage { total, rows: rows.len(), items, facets: Vec::new() });
+        return Ok(page);
     }
     let page = page(source, query, fields)?;
     let mut items = Vec::with_capacity(page.frame.height() * page.frame.width() * 24);
@@ -203,6 +201,22 @@ pub fn json_page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> 
         })
         .collect::<Result<_>>()?;
     Ok(JsonPage { total: page.total, rows: page.frame.height(), items, facets })
+}
+
+/// The JSON page of a query the memory table's indexes answer with `effort` (see
+/// [`MemoryTable::page_rows`]); `None` for other queries. With [`Effort::Quick`] it does no
+/// more than [`crate::memory::QUICK_STEPS`] steps and never calls polars, so the API runs it
+/// on the async thread and hands only the other queries to a blocking thread.
+pub fn indexed_json_page(
+    table: &MemoryTable,
+    query: &RecordsQuery,
+    fields: &[Field],
+    effort: Effort,
+) -> Result<Option<JsonPage>> {
+    let Some((total, rows)) = table.page_rows(query, fields, effort)? else { return Ok(None) };
+    let mut items = Vec::new();
+    table.write_json(query, fields, &rows, &mut items);
+    Ok(Some(JsonPage { total, rows: rows.len(), items, facets: Vec::new() }))
 }
 
 fn count(lf: LazyFrame) -> Result<usize> {

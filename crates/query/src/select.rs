@@ -258,6 +258,14 @@ pub(crate) enum Check<'a> {
     Search { fields: Vec<SearchField<'a>>, full: u64 },
 }
 
+/// The ways to a search's bitmap (see [`Check::search_way`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SearchWay {
+    Covers,
+    Lists,
+    Scan,
+}
+
 /// One text field's part in a search.
 pub(crate) struct SearchField<'a> {
     pub(crate) codes: &'a [u32],
@@ -405,18 +413,8 @@ impl<'a> Check<'a> {
             }
             Check::Search { fields, full } => {
                 let words = (64 - full.leading_zeros()) as usize;
-                // Three ways to the same bitmap; the least work wins. Per word, from the kept
-                // bitmaps of frequent words and the rows of the other values (`dang ky` over a
-                // million rows: a few bitmaps and some thousands of rows); per word, from the rows
-                // of every value that has it; or each row's values looked up.
-                let covered: Option<usize> =
-                    (0..words).map(|w| fields.iter().map(|f| f.cover_cost(w, rows)).sum::<Option<usize>>()).sum();
-                let word_lists: Vec<Vec<&[u32]>> = (0..words as u32).map(|w| self.word_lists(w)).collect();
-                let listed: usize = word_lists.iter().flatten().map(|l| l.len()).sum();
-                let scan = rows * fields.len();
-                if let Some(cost) = covered
-                    && cost <= listed.min(scan)
-                {
+                let (way, _) = self.search_way(rows);
+                if way == SearchWay::Covers {
                     out.fill(u64::MAX);
                     let mut word = vec![0u64; out.len()];
                     for w in 0..words {
@@ -434,9 +432,9 @@ impl<'a> Check<'a> {
                     }
                     return out;
                 }
-                if listed < scan {
+                if way == SearchWay::Lists {
                     out.fill(u64::MAX);
-                    for lists in word_lists {
+                    for lists in (0..words as u32).map(|w| self.word_lists(w)) {
                         let mut word = vec![0u64; out.len()];
                         for r in lists.iter().flat_map(|l| l.iter()) {
                             word[*r as usize / 64] |= 1 << (r % 64);
@@ -458,6 +456,34 @@ impl<'a> Check<'a> {
             }
         }
         out
+    }
+
+    /// How a search's bitmap is made, and the work it takes (in words ORed and rows visited).
+    /// Three ways give the same bitmap; the least work wins. Per search word, from the kept
+    /// bitmaps of frequent words and the rows of the other values (`dang ky` over a million
+    /// rows: a few bitmaps and some thousands of rows); per search word, from the rows of every
+    /// value that has it; or each row's values looked up.
+    fn search_way(&self, rows: usize) -> (SearchWay, usize) {
+        let Check::Search { fields, full } = self else { return (SearchWay::Scan, 0) };
+        let words = (64 - full.leading_zeros()) as usize;
+        let covered: Option<usize> =
+            (0..words).map(|w| fields.iter().map(|f| f.cover_cost(w, rows)).sum::<Option<usize>>()).sum();
+        let listed: usize = (0..words as u32).flat_map(|w| self.word_lists(w)).map(|l| l.len()).sum();
+        let scan = rows * fields.len();
+        match covered {
+            Some(cost) if cost <= listed.min(scan) => (SearchWay::Covers, cost),
+            _ if listed < scan => (SearchWay::Lists, listed),
+            _ => (SearchWay::Scan, scan),
+        }
+    }
+
+    /// About the work of [`Check::bitmap`], in words and rows visited.
+    fn bitmap_cost(&self, rows: usize) -> usize {
+        match self {
+            Check::Codes { bitmap: Some(bits), .. } => bits.len(),
+            Check::Codes { .. } | Check::Ranges { .. } => rows,
+            Check::Search { .. } => self.search_way(rows).1,
+        }
     }
 
     /// The lists of rows that hold every match of this filter (and maybe more), each ascending
@@ -616,10 +642,11 @@ impl Matched {
     }
 }
 
-/// The rows of a table of `rows` rows matching every check.
-pub(crate) fn matching(checks: &[Check<'_>], rows: usize) -> Matched {
+/// The rows of a table of `rows` rows matching every check; `None` when that takes more than
+/// about `budget` steps (a word of a bitmap, or a row listed or checked).
+pub(crate) fn matching(checks: &[Check<'_>], rows: usize, budget: usize) -> Option<Matched> {
     if checks.is_empty() {
-        return Matched::Rows((0..rows as u32).collect());
+        return (rows <= budget).then(|| Matched::Rows((0..rows as u32).collect()));
     }
     // Every filter on a field of few values, whose rows are kept as bitmaps: a sequential AND
     // of the bitmaps (16 KB a filter for a million rows) beats listing the rarest value's rows
@@ -634,21 +661,31 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize) -> Matched {
     if kept.len() == checks.len()
         && let Some((first, others)) = kept.split_first()
     {
+        if kept.len() * first.len() > budget {
+            return None;
+        }
         let mut all = (*first).clone();
         for bits in others {
             all.iter_mut().zip(bits.iter()).for_each(|(a, b)| *a &= b);
         }
-        return Matched::bits(all);
+        return Some(Matched::bits(all));
     }
     let lists: Vec<Vec<&[u32]>> = checks.iter().map(Check::lists).collect();
     let sizes: Vec<usize> = lists.iter().map(|l| l.iter().map(|x| x.len()).sum()).collect();
     let driver = (0..checks.len()).min_by_key(|i| sizes[*i]);
     match driver {
         Some(d) if sizes[d] <= rows / 3 => {
+            let own = match &checks[d] {
+                Check::Search { .. } => checks[d].bitmap_cost(rows),
+                _ => sizes[d],
+            };
+            if own.saturating_add(sizes[d].saturating_mul(checks.len() - 1)) > budget {
+                return None;
+            }
             // A search's lists are only its rarest word's rows: its bitmap (per word, from the
             // lists) is the exact answer, and cheaper than checking each row's every field.
             let mut out = match &checks[d] {
-                Check::Search { .. } if checks.len() == 1 => return Matched::bits(checks[d].bitmap(rows)),
+                Check::Search { .. } if checks.len() == 1 => return Some(Matched::bits(checks[d].bitmap(rows))),
                 Check::Search { .. } => ones(&checks[d].bitmap(rows)),
                 _ => union(&lists[d], rows),
             };
@@ -657,14 +694,17 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize) -> Matched {
                     check.retain(&mut out);
                 }
             }
-            Matched::Rows(out)
+            Some(Matched::Rows(out))
         }
         _ => {
+            if checks.iter().map(|c| c.bitmap_cost(rows)).sum::<usize>() > budget {
+                return None;
+            }
             let mut all = vec![u64::MAX; rows.div_ceil(64)];
             for check in checks {
                 all.iter_mut().zip(check.bitmap(rows)).for_each(|(a, b)| *a &= b);
             }
-            Matched::bits(all)
+            Some(Matched::bits(all))
         }
     }
 }
@@ -700,7 +740,9 @@ mod tests {
         let (pa, pb) = (Postings::build(&a, 3), Postings::build(&b, 4));
         let checks =
             [Check::codes(&a, vec![false, true, false], &pa), Check::codes(&b, vec![true, false, true, false], &pb)];
-        let matched = matching(&checks, rows);
+        let matched = matching(&checks, rows, usize::MAX).unwrap();
+        // Two bitmaps of five words each are over a budget of nine.
+        assert!(matching(&checks, rows, 9).is_none());
         let want: Vec<u32> = (0..rows as u32).filter(|r| r % 3 == 1 && r % 11 != 0 && r % 2 == 0).collect();
         assert!(matches!(matched, Matched::Bits { count, .. } if count == want.len()));
         // Pages of the bitmap, across word boundaries and past the end.
@@ -804,8 +846,8 @@ mod tests {
             Check::codes(&codes, vec![true, false], &postings),
             Check::Ranges { numbers: &numbers, ranges: vec![(5, 5), (9, i64::MAX)] },
         ];
-        assert_eq!(matching(&checks, codes.len()).into_rows(), vec![0, 4, 6]);
+        assert_eq!(matching(&checks, codes.len(), usize::MAX).unwrap().into_rows(), vec![0, 4, 6]);
         let checks = [Check::Ranges { numbers: &numbers, ranges: vec![(i64::MIN, 2), (7, 7)] }];
-        assert_eq!(matching(&checks, codes.len()).into_rows(), vec![1, 3, 8]);
+        assert_eq!(matching(&checks, codes.len(), usize::MAX).unwrap().into_rows(), vec![1, 3, 8]);
     }
 }

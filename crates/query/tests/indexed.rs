@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use opendata_ingest::{Field, FieldType};
-use opendata_query::memory::MemoryTable;
+use opendata_query::memory::{Effort, MemoryTable};
 use opendata_query::params::{self, OutputFormat};
 use opendata_query::plan::{self, Source};
 use polars::prelude::*;
@@ -195,6 +195,10 @@ proptest! {
             prop_assert_eq!((json.total, json.rows), (file.total, file.frame.height()));
             let zero = |b: &[u8]| String::from_utf8_lossy(b).replace(":-0.0", ":0.0");
             prop_assert_eq!(zero(&json.items), zero(&want), "{:?}", pairs);
+            // The quick answer, when there is one, is the same page.
+            if let Some(quick) = plan::indexed_json_page(&f.table, &query, &f.fields, Effort::Quick).expect("quick runs") {
+                prop_assert_eq!((quick.total, &quick.items), (json.total, &json.items), "{:?}", pairs);
+            }
         }
     }
 }

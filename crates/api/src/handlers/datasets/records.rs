@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opendata_query::cursor::{self, Cursor};
 use opendata_query::encode::csv::CsvOptions;
+use opendata_query::memory::Effort;
 use opendata_query::params::{self, OutputFormat, RecordsQuery};
 use opendata_query::plan;
 use serde::Deserialize;
@@ -151,8 +152,19 @@ pub async fn list_records(
     if pre.format != OutputFormat::Json {
         return Ok(caching(rows_response(&app, table, query, fields, out).await?));
     }
-    let q = query.clone();
-    let page = app.query(move || plan::json_page(table.source(), &q, &fields)).await?;
+    // A page the kept indexes answer in bounded work is made here; any other on a blocking
+    // thread.
+    let quick = match &table {
+        plan::Table::Memory(t) => plan::indexed_json_page(t, &query, &fields, Effort::Quick)?,
+        plan::Table::File(_) => None,
+    };
+    let page = match quick {
+        Some(page) => page,
+        None => {
+            let q = query.clone();
+            app.query(move || plan::json_page(table.source(), &q, &fields)).await?
+        }
+    };
     let body = envelope(&id, version.number, &version.schema, &query, &pairs, page, &key, &app.cursor_secret)?;
     let response = (
         [
