@@ -140,11 +140,11 @@ impl Dictionary {
     }
 }
 
-/// `f` on each of `rows`, or on every row of a table of `height` rows.
-fn for_each_row(rows: Option<&[u32]>, height: usize, f: impl FnMut(usize)) {
+/// `f` on each of `rows`, or else on each row of `run`.
+fn for_each_row(rows: Option<&[u32]>, run: std::ops::Range<usize>, f: impl FnMut(usize)) {
     match rows {
         Some(rows) => rows.iter().map(|r| *r as usize).for_each(f),
-        None => (0..height).for_each(f),
+        None => run.for_each(f),
     }
 }
 
@@ -544,7 +544,16 @@ impl MemoryTable {
         let mut counts = vec![0i64; groups];
         // One pass per aggregate: a tight loop over two arrays each.
         let height = self.frame.height();
-        for_each_row(rows, height, |r| counts[(d.codes[r] as usize).min(groups - 1)] += 1); // null is `u32::MAX`
+        // Rows that are one run (a date range of a table in date order) are walked as a range:
+        // the loops then read each array in order, with no list of rows between.
+        let run = rows.and_then(|rows| match (rows.first(), rows.last()) {
+            (Some(a), Some(b)) if (*b - *a) as usize + 1 == rows.len() => Some(*a as usize..*b as usize + 1),
+            (None, _) => Some(0..0),
+            _ => None,
+        });
+        let rows = if run.is_some() { None } else { rows };
+        let whole = run.unwrap_or(0..height);
+        for_each_row(rows, whole.clone(), |r| counts[(d.codes[r] as usize).min(groups - 1)] += 1); // null is `u32::MAX`
         let acc: Vec<GroupStats> = aggs
             .iter()
             .map(|(a, numbers)| match numbers {
@@ -552,7 +561,7 @@ impl MemoryTable {
                     let extremes = matches!(a.func, AggFunc::Min | AggFunc::Max);
                     match rows {
                         Some(rows) => numbers.group_stats(rows.iter().map(|r| *r as usize), &d.codes, groups, extremes),
-                        None => numbers.group_stats(0..height, &d.codes, groups, extremes),
+                        None => numbers.group_stats(whole.clone(), &d.codes, groups, extremes),
                     }
                 }
                 None => GroupStats::new(groups),
