@@ -70,14 +70,18 @@ impl Postings {
         Self { starts, rows, dense }
     }
 
-    /// The rows of the codes that `hit`, as a bitmap, when this field keeps bitmaps.
-    fn bitmap(&self, hit: &[bool]) -> Option<Vec<u64>> {
+    /// The rows of the codes that `hit`, as a bitmap, when this field keeps bitmaps: the kept
+    /// one itself for a single code (no copy of 16 KB a million rows per request).
+    fn bitmap(&self, hit: &[bool]) -> Option<std::borrow::Cow<'_, [u64]>> {
         let first = self.dense.first()?;
+        if let [code] = hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| c).collect::<Vec<_>>()[..] {
+            return self.dense.get(code).map(|bits| std::borrow::Cow::Borrowed(bits.as_slice()));
+        }
         let mut out = vec![0u64; first.len()];
         for (bits, _) in self.dense.iter().zip(hit).filter(|(_, h)| **h) {
             out.iter_mut().zip(bits).for_each(|(a, b)| *a |= b);
         }
-        Some(out)
+        Some(std::borrow::Cow::Owned(out))
     }
 
     /// Set the bits of value `code`'s rows in `bits`: ORed from its bitmap when it keeps one
@@ -250,7 +254,7 @@ impl GroupStats {
 pub(crate) enum Check<'a> {
     /// The row's value code is one of the true entries; `bitmap` has their rows when the
     /// field keeps bitmaps (see [`Check::codes`]).
-    Codes { codes: &'a [u32], hit: Vec<bool>, postings: &'a Postings, bitmap: Option<Vec<u64>> },
+    Codes { codes: &'a [u32], hit: Vec<bool>, postings: &'a Postings, bitmap: Option<std::borrow::Cow<'a, [u64]>> },
     /// The row's value is in one of the closed intervals.
     Ranges { numbers: &'a Numbers, ranges: Vec<(i64, i64)> },
     /// Per field, each code's bits of the search words it matches; a row matches when its
@@ -378,7 +382,7 @@ impl<'a> Check<'a> {
             t
         }
         match self {
-            Check::Codes { bitmap: Some(bits), .. } => return bits.clone(),
+            Check::Codes { bitmap: Some(bits), .. } => return bits.to_vec(),
             Check::Codes { codes, hit, .. } => {
                 let hit = lookup(hit);
                 let last = hit.len() - 1;
@@ -651,10 +655,10 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize, budget: usize) -> Opti
     // Every filter on a field of few values, whose rows are kept as bitmaps: a sequential AND
     // of the bitmaps (16 KB a filter for a million rows) beats listing the rarest value's rows
     // and checking each of them against the other bitmaps at random.
-    let kept: Vec<&Vec<u64>> = checks
+    let kept: Vec<&[u64]> = checks
         .iter()
         .filter_map(|c| match c {
-            Check::Codes { bitmap: Some(bits), .. } => Some(bits),
+            Check::Codes { bitmap: Some(bits), .. } => Some(bits.as_ref()),
             _ => None,
         })
         .collect();
@@ -664,7 +668,7 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize, budget: usize) -> Opti
         if kept.len() * first.len() > budget {
             return None;
         }
-        let mut all = (*first).clone();
+        let mut all = first.to_vec();
         for bits in others {
             all.iter_mut().zip(bits.iter()).for_each(|(a, b)| *a &= b);
         }
