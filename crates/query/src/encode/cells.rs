@@ -12,7 +12,7 @@
 
 use polars::prelude::*;
 
-use super::json::{write_str, write_value};
+use super::json::{member_key, write_str, write_value};
 use super::{CellValue, ColumnValues};
 use crate::error::Result;
 
@@ -55,14 +55,6 @@ impl Fragments {
     pub(crate) fn bytes(&self) -> usize {
         self.bytes.len() + self.ends.len() * 4
     }
-}
-
-/// `"name":`.
-fn member_key(name: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 3);
-    write_str(&mut key, name);
-    key.push(b':');
-    key
 }
 
 /// A column's arrays, chunk by chunk, and how to find the chunk that holds a row.

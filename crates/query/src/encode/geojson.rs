@@ -6,7 +6,7 @@
 use opendata_ingest::FieldType;
 use polars::prelude::*;
 
-use super::json::write_value;
+use super::json::{member_key, write_value};
 use super::{CellValue, ColumnValues, columns};
 use crate::error::Result;
 
@@ -78,16 +78,8 @@ pub fn write_features(frame: &DataFrame, source: &GeoSource, out: &mut Vec<u8>, 
     let (series, names) = columns(frame)?;
     let values: Vec<ColumnValues<'_>> = series.iter().map(ColumnValues::of).collect::<Result<_>>()?;
     let index = |name: &str| names.iter().position(|n| n == name);
-    let keys: Vec<(usize, Vec<u8>)> = names
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| !source.uses(n))
-        .map(|(i, n)| {
-            let mut k = serde_json::to_vec(n).unwrap_or_default();
-            k.push(b':');
-            (i, k)
-        })
-        .collect();
+    let keys: Vec<(usize, Vec<u8>)> =
+        names.iter().enumerate().filter(|(_, n)| !source.uses(n)).map(|(i, n)| (i, member_key(n))).collect();
     for row in 0..frame.height() {
         if !*first {
             out.push(b',');

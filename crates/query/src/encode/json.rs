@@ -35,14 +35,7 @@ pub fn write_ndjson(frame: &DataFrame, out: &mut Vec<u8>) -> Result<()> {
 fn write_rows(frame: &DataFrame, out: &mut Vec<u8>, mut before_row: impl FnMut(&mut Vec<u8>)) -> Result<()> {
     let (series, names) = columns(frame)?;
     let values: Vec<ColumnValues<'_>> = series.iter().map(ColumnValues::of).collect::<Result<_>>()?;
-    let keys: Vec<Vec<u8>> = names
-        .iter()
-        .map(|n| {
-            let mut k = serde_json::to_vec(n).unwrap_or_default();
-            k.push(b':');
-            k
-        })
-        .collect();
+    let keys: Vec<Vec<u8>> = names.iter().map(|n| member_key(n)).collect();
     for row in 0..frame.height() {
         before_row(out);
         out.push(b'{');
@@ -78,6 +71,14 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: CellValue<'_>) {
         }
         CellValue::Str(s) => write_str(out, s),
     }
+}
+
+/// `"name":`, the start of an object member.
+pub(crate) fn member_key(name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 3);
+    write_str(&mut key, name);
+    key.push(b':');
+    key
 }
 
 /// A JSON string. Most values need no escape: one branch-free pass over the bytes finds that
