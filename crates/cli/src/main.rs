@@ -16,7 +16,27 @@ use crate::config::{Cli, Command};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// How long (ms) mimalloc keeps freed memory before giving it back to the system; its default
+/// is a second. The server frees large buffers (a table's load, an index build, a sort) on
+/// blocking threads that may then sit idle, and mimalloc gives memory back only as threads
+/// allocate: with the default, the 1M-row benchmark table held 313 MB right after loading
+/// instead of 227 MB, and 335 MB instead of 291 MB after one request of each workload.
+/// Requests per second did not change measurably.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// `mi_option_purge_delay` in mimalloc v3's `mi_option_t` (its `include/mimalloc.h`), which
+/// `libmimalloc-sys` gives no name.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+#[allow(unsafe_code)]
+fn give_back_freed_memory_soon() {
+    // SAFETY: `mi_option_set` is not thread safe; this runs first in `main`, before any other
+    // thread is started.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
+
 fn main() -> std::process::ExitCode {
+    give_back_freed_memory_soon();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -35,5 +55,19 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::block_on(commands::serve::run(args)),
         Command::Publish(args) => commands::block_on(commands::publish::run(args)),
         Command::Keys(args) => commands::block_on(commands::keys::run(args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_purge_delay_option_is_mimallocs() {
+        // SAFETY: reading an option; the one test here that touches them.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        // mimalloc v3's default purge delay: the option number names that option.
+        assert_eq!(get(), 1000);
+        super::give_back_freed_memory_soon();
+        assert_eq!(get(), super::PURGE_DELAY_MS);
     }
 }
