@@ -14,7 +14,7 @@ use polars::prelude::*;
 
 use crate::aggregate::SelectItem;
 use crate::error::Result;
-use crate::memory::{Effort, MATCH_COLUMN, MemoryTable};
+use crate::memory::{Decoder, Effort, MATCH_COLUMN, MemoryTable};
 
 /// The rows where `mask` is true, from the `offset`-th on, at most `limit` of them.
 pub(crate) fn first_matches(mask: &BooleanChunked, offset: usize, limit: usize) -> IdxCa {
@@ -57,15 +57,50 @@ impl Source<'_> {
     /// Every row (with the `q` mask as a column for a memory table), how many, and the
     /// predicate of `query` over them.
     fn parts(&self, query: &RecordsQuery, fields: &[Field]) -> Result<(LazyFrame, usize, Option<Expr>)> {
+        let (frame, rows, predicate, decoder) = self.coded_parts(query, fields)?;
+        Ok((decoded(frame, &decoder)?, rows, predicate))
+    }
+
+    /// [`Source::parts`], with a memory table's coded text fields still as codes, and what
+    /// decodes them (nothing for a file).
+    fn coded_parts(&self, query: &RecordsQuery, fields: &[Field]) -> Result<(Rows, usize, Option<Expr>, Decoder)> {
         match self {
-            Source::File(path) => Ok((scan(path)?, row_count(path)?, query.predicate(fields))),
+            Source::File(path) => {
+                Ok((Rows::Scan(Box::new(scan(path)?)), row_count(path)?, query.predicate(fields), Decoder::default()))
+            }
             Source::Memory(table) => {
                 let frame = table.frame_for(query, fields)?;
                 let rows = frame.height();
-                Ok((frame.lazy(), rows, MemoryTable::predicate(query)))
+                Ok((Rows::Frame(frame), rows, MemoryTable::predicate(query), table.decoder().clone()))
             }
         }
     }
+}
+
+/// A version's rows: a scan of its file, or its memory table's frame (coded fields as codes).
+#[derive(Clone)]
+enum Rows {
+    Scan(Box<LazyFrame>),
+    Frame(DataFrame),
+}
+
+impl Rows {
+    /// The rows `offset..offset + len`, lazily.
+    fn slice(&self, offset: usize, len: usize) -> LazyFrame {
+        match self {
+            Rows::Scan(lf) => (**lf).clone().slice(offset as i64, len as IdxSize),
+            Rows::Frame(frame) => frame.slice(offset as i64, len).lazy(),
+        }
+    }
+}
+
+/// Every row lazily, coded fields decoded (every row of them: for answers polars computes over
+/// whole fields).
+fn decoded(rows: Rows, decoder: &Decoder) -> Result<LazyFrame> {
+    Ok(match rows {
+        Rows::Scan(lf) => *lf,
+        Rows::Frame(frame) => decoder.decode(frame)?.lazy(),
+    })
 }
 
 /// Rows read from the file per streamed batch.
@@ -239,12 +274,19 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
         Source::Memory(table) => Some((table, table.frame_for(query, fields)?)),
         Source::File(_) => None,
     };
-    let lf = match &memory {
-        Some((_, frame)) => match MemoryTable::predicate(query) {
-            Some(p) => frame.clone().lazy().filter(p),
-            None => frame.clone().lazy(),
-        },
-        None => filtered(source, query, fields)?,
+    // The matching rows with text fields as text: only the answers polars computes over whole
+    // fields (groups, facets, sorts of the whole table) decode a memory table's codes.
+    let lf = || -> Result<LazyFrame> {
+        match &memory {
+            Some((table, frame)) => {
+                let lf = table.decoder().decode(frame.clone())?.lazy();
+                Ok(match MemoryTable::predicate(query) {
+                    Some(p) => lf.filter(p),
+                    None => lf,
+                })
+            }
+            None => filtered(source, query, fields),
+        }
     };
     let (total, frame) = match &memory {
         Some((table, _))
@@ -256,24 +298,24 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
             // A page of the whole table in a kept order: no sort per request.
             (table.height(), rows.lazy().select(projection(query, fields)).collect()?)
         }
-        Some((_, frame)) if query.sort.is_empty() && !query.aggregating() => {
+        Some((table, frame)) if query.sort.is_empty() && !query.aggregating() => {
             // In file order: count the matches and take the page's rows; nothing else is copied.
             let (total, rows) = match frame.column(MATCH_COLUMN).ok().map(|c| c.bool().cloned()).transpose()? {
                 Some(mask) => (mask.sum().unwrap_or(0) as usize, frame.take(&first_matches(&mask, offset, limit))?),
                 None => (frame.height(), frame.slice(offset as i64, limit)),
             };
-            (total, rows.lazy().select(projection(query, fields)).collect()?)
+            (total, table.decoder().decode(rows)?.lazy().select(projection(query, fields)).collect()?)
         }
-        Some((_, frame)) if !query.aggregating() && frame.column(MATCH_COLUMN).is_ok() => {
+        Some((table, frame)) if !query.aggregating() && frame.column(MATCH_COLUMN).is_ok() => {
             // Sorted matches: sort only the sort fields of the matching rows, then take the
             // page's rows whole.
             let mask = frame.column(MATCH_COLUMN)?.bool()?;
             let matching = first_matches(mask, 0, usize::MAX);
             let by: Vec<PlSmallStr> = query.sort.iter().map(|s| PlSmallStr::from(s.field.as_str())).collect();
-            let mut keys = frame.select(by)?.take(&matching)?;
+            let mut keys = table.decoder().decode(frame.select(by)?.take(&matching)?)?;
             keys.with_column(matching.clone().with_name("__opendata_row".into()).into_column())?;
             let top = sorted(keys.lazy(), query).slice(offset as i64, limit as IdxSize).collect()?;
-            let rows = frame.take(top.column("__opendata_row")?.idx()?)?;
+            let rows = table.decoder().decode(frame.take(top.column("__opendata_row")?.idx()?)?)?;
             (matching.len(), rows.lazy().select(projection(query, fields)).collect()?)
         }
         Some((table, frame))
@@ -294,20 +336,24 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
             (groups.height(), groups.slice(offset as i64, limit))
         }
         _ if query.aggregating() => {
-            let groups = aggregated(lf.clone(), query).collect()?;
+            let groups = aggregated(lf()?, query).collect()?;
             (groups.height(), groups.slice(offset as i64, limit))
         }
         _ => {
+            let lf = lf()?;
             let total = count(lf.clone())?;
-            let frame = sorted(lf.clone(), query)
-                .slice(offset as i64, limit as IdxSize)
-                .select(projection(query, fields))
-                .collect()?;
+            let frame =
+                sorted(lf, query).slice(offset as i64, limit as IdxSize).select(projection(query, fields)).collect()?;
             (total, frame)
         }
     };
-    let facets =
-        query.facets.iter().map(|f| Ok((f.clone(), facet(lf.clone(), f, query.facet_size)?))).collect::<Result<_>>()?;
+    let facets = match query.facets.as_slice() {
+        [] => Vec::new(),
+        names => {
+            let lf = lf()?;
+            names.iter().map(|f| Ok((f.clone(), facet(lf.clone(), f, query.facet_size)?))).collect::<Result<_>>()?
+        }
+    };
     Ok(Page { total, frame, facets })
 }
 
@@ -340,9 +386,10 @@ pub struct Batches {
 }
 
 enum BatchesInner {
-    /// Windows of the file, filtered one at a time.
+    /// Windows of the rows, filtered one at a time (and a memory table's codes decoded).
     Windows {
-        scan: Box<LazyFrame>,
+        rows_of: Rows,
+        decoder: Decoder,
         predicate: Option<Expr>,
         projection: Vec<Expr>,
         next_row: usize,
@@ -356,12 +403,13 @@ enum BatchesInner {
 
 impl Batches {
     pub fn new(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<Self> {
-        let (scan, rows, predicate) = source.parts(query, fields)?;
+        let (rows_of, rows, predicate, decoder) = source.coded_parts(query, fields)?;
         let take = query.limit.unwrap_or(usize::MAX);
         let inner = if query.sort.is_empty() && !query.aggregating() {
             BatchesInner::Windows {
                 rows,
-                scan: Box::new(scan),
+                rows_of,
+                decoder,
                 predicate,
                 projection: projection(query, fields),
                 next_row: 0,
@@ -369,7 +417,7 @@ impl Batches {
                 take,
             }
         } else {
-            let mut lf = scan;
+            let mut lf = decoded(rows_of, &decoder)?;
             if let Some(p) = predicate {
                 lf = lf.filter(p);
             }
@@ -398,18 +446,22 @@ impl Iterator for Batches {
                 *next += BATCH_ROWS;
                 Some(Ok(batch))
             }
-            BatchesInner::Windows { scan, predicate, projection, next_row, rows, skip, take } => loop {
+            BatchesInner::Windows { rows_of, decoder, predicate, projection, next_row, rows, skip, take } => loop {
                 if *take == 0 || *next_row >= *rows {
                     return None;
                 }
-                let mut lf = scan.clone().slice(*next_row as i64, BATCH_ROWS as IdxSize);
+                let mut lf = rows_of.slice(*next_row, BATCH_ROWS);
                 if let Some(p) = predicate {
                     lf = lf.filter(p.clone());
                 }
                 *next_row += BATCH_ROWS;
                 let batch = match lf.select(projection.clone()).collect() {
+                    Ok(b) => decoder.decode(b),
+                    Err(e) => Err(e.into()),
+                };
+                let batch = match batch {
                     Ok(b) => b,
-                    Err(e) => return Some(Err(e.into())),
+                    Err(e) => return Some(Err(e)),
                 };
                 let h = batch.height();
                 if *skip >= h {

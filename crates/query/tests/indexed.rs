@@ -101,6 +101,19 @@ fn filter() -> impl Strategy<Value = (String, String)> {
             (format!("ngay{op}"), day.to_string())
         }),
         any::<bool>().prop_map(|b| ("co".to_string(), b.to_string())),
+        // Text filters that polars evaluates, over fields the table holds as value codes.
+        prop::sample::select(vec![
+            ("ten__icontains", "khai"),
+            ("ten__icontains", "ĐẤT"),
+            ("ten__startswith", "Cấp"),
+            ("quan__ne", "Quận 3"),
+            ("quan__startswith", "Quận 1"),
+            ("quan__notin", "[\"Quận 1\",\"Quận 2\"]"),
+            ("ten__isnull", "true"),
+            ("where", "quan in ('Quận 1', 'Quận 2') or so > 15"),
+            ("where", "ten like '%giấy%' and not co"),
+        ])
+        .prop_map(|(k, v)| (k.to_string(), v.to_string())),
         (prop::sample::select(vec!["__gte", "__lt"]), 0..1000i64).prop_map(|(op, h)| {
             let t = chrono::DateTime::from_timestamp_micros(1_700_000_000_000_000 + h * 3_600_000_000).unwrap();
             (format!("luc{op}"), t.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string())
@@ -120,15 +133,28 @@ fn query() -> impl Strategy<Value = Vec<(String, String)>> {
         "ho tich 1",
         "quan 2 dat",
     ]));
-    let sort = prop::option::of(prop::sample::select(vec!["so", "-so", "ngay,-tien", "-luc", "co,ten", "tien"]));
+    let sort = prop::option::of(prop::sample::select(vec![
+        "so",
+        "-so",
+        "ngay,-tien",
+        "-luc",
+        "co,ten",
+        "tien",
+        "-quan,so",
+        "ten",
+    ]));
     let group = prop::option::of(prop::sample::select(vec![
         ("quan", "quan,count(*),sum(so),avg(tien),min(so),max(tien)"),
         ("ten", "ten,count(so)"),
     ]));
     let select = prop::option::of(prop::sample::select(vec!["so,ten,ngay", "luc,quan", "tien"]));
-    (prop::collection::vec(filter(), 0..4), search, sort, group, select, 0..60usize, 1..50usize).prop_map(
-        |(filters, search, sort, group, select, offset, limit)| {
+    let facet = prop::option::of(prop::sample::select(vec!["quan", "ten", "co"]));
+    (prop::collection::vec(filter(), 0..4), search, sort, group, select, facet, 0..60usize, 1..50usize).prop_map(
+        |(filters, search, sort, group, select, facet, offset, limit)| {
             let mut pairs = filters;
+            // `where` and `isnull` are given once.
+            let mut seen = std::collections::HashSet::new();
+            pairs.retain(|(k, _)| !(k == "where" || k.ends_with("__isnull")) || seen.insert(k.clone()));
             if let Some(q) = search {
                 pairs.push(("q".into(), q.into()));
             }
@@ -143,6 +169,9 @@ fn query() -> impl Strategy<Value = Vec<(String, String)>> {
                     }
                     if let Some(s) = sort {
                         pairs.push(("sort".into(), s.into()));
+                    }
+                    if let Some(f) = facet {
+                        pairs.push(("facet".into(), f.into()));
                     }
                     pairs.push(("offset".into(), offset.to_string()));
                 }
@@ -184,6 +213,24 @@ proptest! {
         let file = plan::page(Source::File(&f.path), &query, &f.fields).expect("file runs");
         prop_assert_eq!(memory.total, file.total, "total of {:?}", pairs);
         prop_assert!(same(&memory.frame, &file.frame), "{:?}\nmemory: {}\nfile: {}", pairs, memory.frame, file.frame);
+        prop_assert_eq!(memory.facets.len(), file.facets.len());
+        for ((name, m), (_, f)) in memory.facets.iter().zip(&file.facets) {
+            prop_assert!(same(m, f), "facet {} of {:?}\nmemory: {}\nfile: {}", name, pairs, m, f);
+        }
+        // A download of the same query, batch by batch.
+        let batches = |source| -> DataFrame {
+            let mut all: Option<DataFrame> = None;
+            for batch in plan::Batches::new(source, &query, &f.fields).expect("batches") {
+                let batch = batch.expect("a batch");
+                match &mut all {
+                    Some(a) => { a.vstack_mut(&batch).expect("stacked"); }
+                    None => all = Some(batch),
+                }
+            }
+            all.unwrap_or_default()
+        };
+        let (m, b) = (batches(Source::Memory(&f.table)), batches(Source::File(&f.path)));
+        prop_assert!(same(&m, &b), "download of {:?}\nmemory: {}\nfile: {}", pairs, m, b);
         // The JSON page, written from the table's arrays and value codes where it can be, is
         // the file's page written by the frame writer (aggregates may differ in a float's last
         // bits, and are compared above). `-0.0` and `0.0` sort as equals, and polars' two sorts
