@@ -153,6 +153,8 @@ pub struct SortKey {
 pub struct Where {
     pub source: String,
     pub expr: Expr,
+    /// The fields it reads.
+    pub fields: Vec<String>,
 }
 
 impl PartialEq for Where {
@@ -326,7 +328,7 @@ pub fn parse_records(
                 message: e.message,
                 valid_fields: None,
             })?;
-            Some(Where { source: source.to_string(), expr: crate::expr::compile(&ast, fields)? })
+            Some(Where { source: source.to_string(), expr: crate::expr::compile(&ast, fields)?, fields: ast.fields() })
         }
         None => None,
     };

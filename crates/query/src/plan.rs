@@ -54,15 +54,9 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
-    /// Every row (with the `q` mask as a column for a memory table), how many, and the
-    /// predicate of `query` over them.
-    fn parts(&self, query: &RecordsQuery, fields: &[Field]) -> Result<(LazyFrame, usize, Option<Expr>)> {
-        let (frame, rows, predicate, decoder) = self.coded_parts(query, fields)?;
-        Ok((decoded(frame, &decoder)?, rows, predicate))
-    }
-
-    /// [`Source::parts`], with a memory table's coded text fields still as codes, and what
-    /// decodes them (nothing for a file).
+    /// Every row (for a memory table: its frame with the match column, coded text fields as
+    /// codes), how many, the predicate of `query` over them, and what decodes the codes
+    /// (nothing for a file).
     fn coded_parts(&self, query: &RecordsQuery, fields: &[Field]) -> Result<(Rows, usize, Option<Expr>, Decoder)> {
         match self {
             Source::File(path) => {
@@ -94,13 +88,25 @@ impl Rows {
     }
 }
 
-/// Every row lazily, coded fields decoded (every row of them: for answers polars computes over
-/// whole fields).
-fn decoded(rows: Rows, decoder: &Decoder) -> Result<LazyFrame> {
+/// The matching rows lazily, coded fields decoded: for answers polars computes over whole
+/// fields. A memory table's rows are filtered before they are decoded.
+fn matches(rows: Rows, predicate: Option<Expr>, decoder: &Decoder) -> Result<LazyFrame> {
     Ok(match rows {
-        Rows::Scan(lf) => *lf,
-        Rows::Frame(frame) => decoder.decode(frame)?.lazy(),
+        Rows::Scan(lf) => match predicate {
+            Some(p) => lf.filter(p),
+            None => *lf,
+        },
+        Rows::Frame(frame) => decoded_matches(&frame, decoder)?,
     })
+}
+
+/// A memory table's frame (see [`MemoryTable::frame_for`]) filtered by its match column, decoded.
+fn decoded_matches(frame: &DataFrame, decoder: &Decoder) -> Result<LazyFrame> {
+    let frame = match frame.column(MATCH_COLUMN) {
+        Ok(mask) => frame.filter(mask.bool()?)?,
+        Err(_) => frame.clone(),
+    };
+    Ok(decoder.decode(frame)?.lazy())
 }
 
 /// Rows read from the file per streamed batch.
@@ -144,11 +150,8 @@ fn sort_by(lf: LazyFrame, by: Vec<Expr>, desc: Vec<bool>) -> LazyFrame {
 
 /// The matching rows.
 fn filtered(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<LazyFrame> {
-    let (lf, _, predicate) = source.parts(query, fields)?;
-    Ok(match predicate {
-        Some(p) => lf.filter(p),
-        None => lf,
-    })
+    let (rows, _, predicate, decoder) = source.coded_parts(query, fields)?;
+    matches(rows, predicate, &decoder)
 }
 
 /// The groups (or the one row) of an aggregating query, in the `select` order, sorted by
@@ -278,13 +281,7 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
     // fields (groups, facets, sorts of the whole table) decode a memory table's codes.
     let lf = || -> Result<LazyFrame> {
         match &memory {
-            Some((table, frame)) => {
-                let lf = table.decoder().decode(frame.clone())?.lazy();
-                Ok(match MemoryTable::predicate(query) {
-                    Some(p) => lf.filter(p),
-                    None => lf,
-                })
-            }
+            Some((table, frame)) => decoded_matches(frame, table.decoder()),
             None => filtered(source, query, fields),
         }
     };
@@ -417,10 +414,7 @@ impl Batches {
                 take,
             }
         } else {
-            let mut lf = decoded(rows_of, &decoder)?;
-            if let Some(p) = predicate {
-                lf = lf.filter(p);
-            }
+            let lf = matches(rows_of, predicate, &decoder)?;
             let shaped = shaped(lf, query).slice(query.offset as i64, take.min(u32::MAX as usize) as IdxSize);
             let frame = if query.aggregating() {
                 shaped.collect()?

@@ -112,6 +112,7 @@ fn filter() -> impl Strategy<Value = (String, String)> {
             ("ten__isnull", "true"),
             ("where", "quan in ('Quận 1', 'Quận 2') or so > 15"),
             ("where", "ten like '%giấy%' and not co"),
+            ("where", "true"),
         ])
         .prop_map(|(k, v)| (k.to_string(), v.to_string())),
         (prop::sample::select(vec!["__gte", "__lt"]), 0..1000i64).prop_map(|(op, h)| {

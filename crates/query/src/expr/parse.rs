@@ -90,6 +90,48 @@ pub enum Ast {
     Truth(Operand),
 }
 
+impl Ast {
+    /// The names of the fields the expression reads, each once.
+    pub fn fields(&self) -> Vec<String> {
+        fn walk<'a>(ast: &'a Ast, out: &mut Vec<&'a str>) {
+            let mut operand = |o: &'a Operand| {
+                if let Operand::Field { name, .. } = o {
+                    out.push(name);
+                }
+            };
+            match ast {
+                Ast::Or(a, b) | Ast::And(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Ast::Not(a) => walk(a, out),
+                Ast::Compare { left, right, .. } => {
+                    operand(left);
+                    operand(right);
+                }
+                Ast::In { operand: o, list, .. } => {
+                    operand(o);
+                    list.iter().for_each(operand);
+                }
+                Ast::Between { operand: o, low, high, .. } => {
+                    operand(o);
+                    operand(low);
+                    operand(high);
+                }
+                Ast::Like { operand: o, .. }
+                | Ast::Contains { operand: o, .. }
+                | Ast::IsNull { operand: o, .. }
+                | Ast::Truth(o) => operand(o),
+            }
+        }
+        let mut names = Vec::new();
+        walk(self, &mut names);
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter().map(str::to_string).collect()
+    }
+}
+
 const KEYWORDS: [&str; 13] =
     ["and", "or", "not", "in", "between", "like", "ilike", "contains", "icontains", "is", "null", "true", "false"];
 
