@@ -28,8 +28,12 @@ const PURGE_DELAY_MS: std::ffi::c_long = 10;
 /// `libmimalloc-sys` gives no name.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// Unless `MIMALLOC_PURGE_DELAY` is set: then mimalloc has read the operator's choice.
 #[allow(unsafe_code)]
 fn give_back_freed_memory_soon() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: `mi_option_set` is not thread safe; this runs first in `main`, before any other
     // thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
@@ -65,6 +69,9 @@ mod tests {
     fn the_purge_delay_option_is_mimallocs() {
         // SAFETY: reading an option; the one test here that touches them.
         let get = || unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return; // the environment's value stands, whatever it is
+        }
         // mimalloc v3's default purge delay: the option number names that option.
         assert_eq!(get(), 1000);
         super::give_back_freed_memory_soon();

@@ -344,25 +344,50 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
             (total, frame)
         }
     };
-    let facets = match query.facets.as_slice() {
-        [] => Vec::new(),
-        names => {
-            let lf = lf()?;
-            names.iter().map(|f| Ok((f.clone(), facet(lf.clone(), f, query.facet_size)?))).collect::<Result<_>>()?
+    // A memory table's facet decodes only its own field.
+    let facet_rows = |name: &str| -> Result<LazyFrame> {
+        match &memory {
+            Some((table, frame)) => {
+                let mut columns = vec![PlSmallStr::from(name)];
+                if frame.column(MATCH_COLUMN).is_ok() {
+                    columns.push(MATCH_COLUMN.into());
+                }
+                decoded_matches(&frame.select(columns)?, table.decoder())
+            }
+            None => lf(),
         }
     };
+    let facets = query
+        .facets
+        .iter()
+        .map(|f| Ok((f.clone(), facet(facet_rows(f)?, f, query.facet_size)?)))
+        .collect::<Result<_>>()?;
     Ok(Page { total, frame, facets })
 }
 
 /// How many rows (or groups) the query matches, before paging.
 pub fn total(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<usize> {
+    if let Source::Memory(table) = source
+        && !query.aggregating()
+    {
+        // The match column's count: nothing decoded.
+        let frame = table.frame_for(query, fields)?;
+        return Ok(match frame.column(MATCH_COLUMN) {
+            Ok(mask) => mask.bool()?.sum().unwrap_or(0) as usize,
+            Err(_) => frame.height(),
+        });
+    }
     let lf = filtered(source, query, fields)?;
     if query.aggregating() { count(aggregated(lf, query)) } else { count(lf) }
 }
 
 /// A frame with the answer's columns and types and no rows.
 pub fn empty_answer(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Result<DataFrame> {
-    let lf = filtered(source, query, fields)?;
+    let lf = match source {
+        // No row is needed, so none is decoded.
+        Source::Memory(table) => table.decoder().decode(table.frame_for(query, fields)?.head(Some(0)))?.lazy(),
+        Source::File(_) => filtered(source, query, fields)?,
+    };
     let shaped = shaped(lf, query).limit(0);
     Ok(if query.aggregating() { shaped.collect()? } else { shaped.select(projection(query, fields)).collect()? })
 }

@@ -218,6 +218,13 @@ proptest! {
         for ((name, m), (_, f)) in memory.facets.iter().zip(&file.facets) {
             prop_assert!(same(m, f), "facet {} of {:?}\nmemory: {}\nfile: {}", name, pairs, m, f);
         }
+        prop_assert_eq!(
+            plan::total(Source::Memory(&f.table), &query, &f.fields).expect("memory counts"),
+            memory.total
+        );
+        let empty = |source| plan::empty_answer(source, &query, &f.fields).expect("an empty answer");
+        let (m, b) = (empty(Source::Memory(&f.table)), empty(Source::File(&f.path)));
+        prop_assert_eq!((m.height(), m.schema()), (0, b.schema()), "empty answer of {:?}", pairs);
         // A download of the same query, batch by batch.
         let batches = |source| -> DataFrame {
             let mut all: Option<DataFrame> = None;
