@@ -278,7 +278,7 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
         Source::File(_) => None,
     };
     // The matching rows with text fields as text: only the answers polars computes over whole
-    // fields (groups, facets, sorts of the whole table) decode a memory table's codes.
+    // fields (groups, sorts of the whole table) decode a memory table's codes.
     let lf = || -> Result<LazyFrame> {
         match &memory {
             Some((table, frame)) => decoded_matches(frame, table.decoder()),
