@@ -123,7 +123,7 @@ impl Sizing {
 
 /// The record reader every path uses: `\n` ends a record, and the `\r` of CRLF stays on the
 /// last field, to be trimmed with it.
-pub fn reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
+pub fn reader<R: Read>(input: R, delimiter: u8) -> RecordReader<R> {
     csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .terminator(csv::Terminator::Any(b'\n'))
@@ -131,7 +131,27 @@ pub fn reader<R: Read>(input: R, delimiter: u8) -> csv::Reader<R> {
         .flexible(true)
         .quoting(true)
         .double_quote(true)
-        .from_reader(input)
+        .from_reader(Ends { input, ended: false })
+}
+
+/// The record reader over `R`.
+pub type RecordReader<R> = csv::Reader<Ends<R>>;
+
+/// Input that remembers having come to its end. The record reader asks for more only once it
+/// has used all it was given, so when a record comes back after the end was reached, that
+/// record is the last and had no newline after it.
+#[derive(Debug)]
+pub struct Ends<R> {
+    input: R,
+    ended: bool,
+}
+
+impl<R: Read> Read for Ends<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.ended |= n == 0 && !buf.is_empty();
+        Ok(n)
+    }
 }
 
 /// The line each record starts on, worked out from the reader's line count after it: the
@@ -161,12 +181,13 @@ impl Lines {
     /// Read one record: the line it starts on and the empty lines skipped before it.
     pub fn read<R: Read>(
         &mut self,
-        csv: &mut csv::Reader<R>,
+        csv: &mut RecordReader<R>,
         record: &mut csv::ByteRecord,
     ) -> Result<Option<(usize, Range<usize>)>, ReadError> {
         match csv.read_byte_record(record) {
             Ok(true) => {
-                let end = self.base + csv.position().line() as usize;
+                // A last record with no newline after it has not moved the count on: as if it had.
+                let end = self.base + csv.position().line() as usize + usize::from(csv.get_ref().ended);
                 // One line further than the record before: no empty line skipped and no newline
                 // inside a field, the common case. Otherwise the fields' newlines are counted.
                 let inner =
@@ -186,7 +207,7 @@ impl Lines {
 /// Every remaining record of `csv` into `rows`; `progress` is called now and then with the
 /// bytes read and the records taken.
 pub fn read_records<R: Read>(
-    csv: &mut csv::Reader<R>,
+    csv: &mut RecordReader<R>,
     lines: &mut Lines,
     rows: &mut Rows,
     progress: &mut dyn FnMut(u64, u64),
