@@ -67,39 +67,75 @@ impl Table {
     /// byte count.
     ///
     /// Row groups are encoded and compressed on every core, a few at a time, and written in
-    /// order. (polars' own writer encodes a row group's columns side by side but compresses
-    /// and writes on one thread, one row group after the other: on the 1M-row benchmark file
-    /// that leaves one of two cores idle for about half the write.)
+    /// order. (polars' own writer encodes a row group's columns side by side, but its pages
+    /// are compressed as they are written, on one thread, one row group after the other: on
+    /// the 1M-row benchmark file that left one of two cores idle for most of the write.)
     pub fn write_parquet<W: Write + Send>(&self, writer: W) -> Result<u64> {
+        use polars_parquet::write::{CompressionOptions, Version, WriteOptions};
         let failed = |e: PolarsError| IngestError::Write(e.to_string());
-        let writer = ParquetWriter::new(writer)
+        let compression = CompressionOptions::Zstd(zstd_level());
+        let statistics = StatisticsOptions::full();
+        let mut writer = ParquetWriter::new(writer)
             .with_compression(ParquetCompression::Zstd(zstd_level()))
             .with_key_value_metadata(Some(plain_arrow_schema(&self.frame)))
-            .with_statistics(StatisticsOptions::full())
+            .with_statistics(statistics)
             .batched(self.frame.schema())
             .map_err(failed)?;
+        // What the writer was given, as its pages need it.
+        let options = WriteOptions { statistics, compression, version: Version::V1, data_page_size: None };
+        let arrow_schema = self.frame.schema().to_arrow(CompatLevel::newest());
+        let layout = Layout {
+            types: polars_parquet::write::to_parquet_schema(&arrow_schema).map_err(failed)?.fields().to_vec(),
+            encodings: polars::prelude::get_encodings(&arrow_schema).to_vec(),
+            options,
+        };
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let starts: Vec<usize> = (0..self.frame.height()).step_by(ROW_GROUP).collect();
         for together in starts.chunks(workers) {
             let groups = std::thread::scope(|scope| {
-                let writer = &writer;
-                let encoding = together.iter().map(|&start| {
-                    scope.spawn(move || {
-                        let mut group = self.frame.slice(start as i64, ROW_GROUP);
-                        group.rechunk_mut();
-                        writer.encode_and_compress(&group).next().transpose()
-                    })
-                });
-                encoding.collect::<Vec<_>>().into_iter().map(|h| h.join()).collect::<Vec<_>>()
+                let layout = &layout;
+                let encoding: Vec<_> = together
+                    .iter()
+                    .map(|&start| scope.spawn(move || layout.row_group(&self.frame.slice(start as i64, ROW_GROUP))))
+                    .collect();
+                encoding.into_iter().map(|h| h.join()).collect::<Vec<_>>()
             });
-            let mut encoded = Vec::with_capacity(groups.len());
             for group in groups {
-                let group = group.map_err(|_| IngestError::Write("a thread encoding a row group failed".into()))?;
-                encoded.extend(group.map_err(failed)?);
+                let (rows, pages) = group
+                    .map_err(|_| IngestError::Write("a thread encoding a row group failed".into()))?
+                    .map_err(failed)?;
+                writer.write_row_group(rows, &pages).map_err(failed)?;
             }
-            writer.write_row_groups(encoded).map_err(failed)?;
         }
         writer.finish().map_err(failed)
+    }
+}
+
+/// How each column is written: its Parquet type, encodings and the write options.
+struct Layout {
+    types: Vec<polars_parquet::write::ParquetType>,
+    encodings: Vec<Vec<polars_parquet::write::Encoding>>,
+    options: polars_parquet::write::WriteOptions,
+}
+
+impl Layout {
+    /// One row group's rows and pages, each column's encoded and compressed.
+    fn row_group(&self, rows: &DataFrame) -> PolarsResult<(u64, Vec<Vec<polars_parquet::write::CompressedPage>>)> {
+        use polars_parquet::write::{array_to_columns, compress};
+        let mut rows = rows.clone();
+        rows.rechunk_mut();
+        let mut pages = Vec::new();
+        // One batch: the rows are in one chunk.
+        let batch = rows.iter_chunks(CompatLevel::newest(), false).next();
+        for ((array, parquet_type), encoding) in
+            batch.iter().flat_map(|b| b.columns()).zip(&self.types).zip(&self.encodings)
+        {
+            for column in array_to_columns(array, parquet_type.clone(), self.options, encoding)? {
+                let compressed = column.map(|page| Ok(compress(page?, Vec::new(), self.options.compression)?));
+                pages.push(compressed.collect::<PolarsResult<Vec<_>>>()?);
+            }
+        }
+        Ok((rows.height() as u64, pages))
     }
 }
 
