@@ -208,7 +208,11 @@ pub async fn layer(State(app): State<AppState>, mut request: Request, next: Next
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let write = is_write(request.method());
+    if !is_write(request.method()) {
+        // Reads are not audited: nothing to note down for them.
+        request.extensions_mut().insert(principal);
+        return next.run(request).await;
+    }
     let action = format!(
         "{} {}",
         request.method(),
@@ -217,9 +221,6 @@ pub async fn layer(State(app): State<AppState>, mut request: Request, next: Next
     let target = request.uri().path().to_string();
     let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     request.extensions_mut().insert(principal.clone());
-    if !write {
-        return next.run(request).await;
-    }
     let task = tokio::spawn(async move {
         let response = next.run(request).await;
         let note = response.extensions().get::<AuditNote>().cloned().unwrap_or_default();

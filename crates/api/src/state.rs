@@ -36,7 +36,8 @@ pub struct App {
 }
 
 /// (dataset, version asked for) → (catalog generation, the version read).
-pub type ReadVersions = std::collections::HashMap<(String, Option<i64>), (u64, opendata_catalog::Version)>;
+pub type ReadVersions =
+    std::collections::HashMap<(String, Option<i64>), (u64, std::sync::Arc<opendata_catalog::Version>)>;
 
 /// Tables kept in memory, unless configured otherwise: 512 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 512 << 20;

@@ -668,8 +668,13 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize, budget: usize) -> Opti
         if kept.len() * first.len() > budget {
             return None;
         }
-        let mut all = first.to_vec();
-        for bits in others {
+        // The first AND writes the answer's buffer (a copy of `first`, then an AND over it,
+        // passed over it twice).
+        let mut all: Vec<u64> = match others.split_first() {
+            Some((second, _)) => first.iter().zip(second.iter()).map(|(a, b)| a & b).collect(),
+            None => first.to_vec(),
+        };
+        for bits in others.iter().skip(1) {
             all.iter_mut().zip(bits.iter()).for_each(|(a, b)| *a &= b);
         }
         return Some(Matched::bits(all));

@@ -146,22 +146,21 @@ pub async fn list_records(
     }
     let query = params::parse_records(&pairs, &version.schema, pre.format, cursor.map(|c| c.offset))?;
     let table = app.tables.table(&version, app.catalog.blob_path(&version)).await?;
-    let fields = version.schema.clone();
     let out =
         Output { dataset: id.clone(), version: version.number, format: pre.format, bom, csv: CsvOptions { delimiter } };
     if pre.format != OutputFormat::Json {
-        return Ok(caching(rows_response(&app, table, query, fields, out).await?));
+        return Ok(caching(rows_response(&app, table, query, version.schema.clone(), out).await?));
     }
     // A page the kept indexes answer in bounded work is made here; any other on a blocking
     // thread.
     let quick = match &table {
-        plan::Table::Memory(t) => plan::indexed_json_page(t, &query, &fields, Effort::Quick)?,
+        plan::Table::Memory(t) => plan::indexed_json_page(t, &query, &version.schema, Effort::Quick)?,
         plan::Table::File(_) => None,
     };
     let page = match quick {
         Some(page) => page,
         None => {
-            let q = query.clone();
+            let (q, fields) = (query.clone(), version.schema.clone());
             app.query(move || plan::json_page(table.source(), &q, &fields)).await?
         }
     };
@@ -258,17 +257,26 @@ fn envelope(
         let token = cursor::Cursor { version, offset: query.offset.saturating_add(limit) }.encode(query_key, secret);
         with(Some(("cursor", token)))
     });
-    let fields: Vec<serde_json::Value> = query
-        .output_columns(schema)
-        .iter()
-        .map(|c| serde_json::json!({ "name": c.name, "type": c.field_type }))
-        .collect();
-    let head = serde_json::json!({
-        "dataset": id, "version": version, "total": page.total, "limit": limit, "offset": query.offset, "fields": fields,
-    });
-    let mut head = serde_json::to_vec(&head).map_err(ApiError::internal)?;
-    head.pop(); // the closing brace: the items, facets and links follow
-    head.extend_from_slice(b",\"items\":[");
+    // Written by hand rather than built as `serde_json::Value`s: a map per field was a tenth
+    // of the time spent outside the rows on a 100-row page.
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"{\"dataset\":");
+    json(&mut head, id)?;
+    head.extend_from_slice(
+        format!(
+            ",\"version\":{version},\"total\":{},\"limit\":{limit},\"offset\":{},\"fields\":[",
+            page.total, query.offset
+        )
+        .as_bytes(),
+    );
+    for (i, c) in query.output_columns(schema).iter().enumerate() {
+        head.extend_from_slice(if i == 0 { b"{\"name\":" } else { b",{\"name\":" });
+        json(&mut head, &c.name)?;
+        head.extend_from_slice(b",\"type\":");
+        json(&mut head, &c.field_type)?;
+        head.push(b'}');
+    }
+    head.extend_from_slice(b"],\"items\":[");
     let mut out = Vec::with_capacity(1024 + page.facets.iter().map(|(_, f)| f.len() + 64).sum::<usize>());
     out.push(b']');
     if !page.facets.is_empty() {
@@ -284,11 +292,17 @@ fn envelope(
         }
         out.push(b'}');
     }
-    out.extend_from_slice(b",\"links\":");
-    let links = serde_json::json!({ "self": with(None), "next": next });
-    serde_json::to_writer(&mut out, &links).map_err(ApiError::internal)?;
-    out.push(b'}');
+    out.extend_from_slice(b",\"links\":{\"self\":");
+    json(&mut out, &with(None))?;
+    out.extend_from_slice(b",\"next\":");
+    json(&mut out, &next)?;
+    out.extend_from_slice(b"}}");
     Ok(Body::new(Parts::new(vec![head, page.items, out])))
+}
+
+/// `value` as JSON at the end of `out`.
+fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), ApiError> {
+    serde_json::to_writer(out, value).map_err(ApiError::internal)
 }
 
 /// A body of a few buffers sent one after the other, with its length known (so the answer has
