@@ -73,10 +73,11 @@ impl Table {
     pub fn write_parquet<W: Write + Send>(&self, writer: W) -> Result<u64> {
         use polars_parquet::write::{CompressionOptions, Version, WriteOptions};
         let failed = |e: PolarsError| IngestError::Write(e.to_string());
-        let compression = CompressionOptions::Zstd(zstd_level());
+        let level = zstd_level();
+        let compression = CompressionOptions::Zstd(level);
         let statistics = StatisticsOptions::full();
         let mut writer = ParquetWriter::new(writer)
-            .with_compression(ParquetCompression::Zstd(zstd_level()))
+            .with_compression(ParquetCompression::Zstd(level))
             .with_key_value_metadata(Some(plain_arrow_schema(&self.frame)))
             .with_statistics(statistics)
             .batched(self.frame.schema())

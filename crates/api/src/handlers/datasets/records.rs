@@ -257,8 +257,8 @@ fn envelope(
         let token = cursor::Cursor { version, offset: query.offset.saturating_add(limit) }.encode(query_key, secret);
         with(Some(("cursor", token)))
     });
-    // Written by hand rather than built as `serde_json::Value`s: a map per field was a tenth
-    // of the time spent outside the rows on a 100-row page.
+    // Written by hand rather than built as `serde_json::Value`s: their map inserts and
+    // serialising showed as about 1.5% of the server's time on a 100-row page (Q1).
     let mut head = Vec::with_capacity(256);
     head.extend_from_slice(b"{\"dataset\":");
     json(&mut head, id)?;
