@@ -71,17 +71,28 @@ impl Postings {
     }
 
     /// The rows of the codes that `hit`, as a bitmap, when this field keeps bitmaps: the kept
-    /// one itself for a single code (no copy of 16 KB a million rows per request).
+    /// one itself for a single code (no copy of 125 KB a million rows per request).
     fn bitmap(&self, hit: &[bool]) -> Option<std::borrow::Cow<'_, [u64]>> {
-        let first = self.dense.first()?;
-        if let [code] = hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| c).collect::<Vec<_>>()[..] {
-            return self.dense.get(code).map(|bits| std::borrow::Cow::Borrowed(bits.as_slice()));
+        union_of(&self.dense, hit)
+    }
+
+    /// Whether each value's rows are kept as a bitmap too (a field of at most
+    /// [`DENSE_VALUES`] values).
+    pub(crate) fn keeps_bitmaps(&self) -> bool {
+        !self.dense.is_empty()
+    }
+
+    /// Each value's rows as a bitmap over the places of a row order: bit `i` of value `c`'s
+    /// bitmap is set when row `order[i]` has code `c` (`codes[row]`, as given to
+    /// [`Postings::build`]). Empty for a field that does not keep bitmaps.
+    pub(crate) fn placed(&self, codes: &[u32], order: &[u32]) -> Vec<Vec<u64>> {
+        let mut out = vec![vec![0u64; order.len().div_ceil(64)]; self.dense.len()];
+        for (i, row) in order.iter().enumerate() {
+            if let Some(bits) = codes.get(*row as usize).and_then(|c| out.get_mut(*c as usize)) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
         }
-        let mut out = vec![0u64; first.len()];
-        for (bits, _) in self.dense.iter().zip(hit).filter(|(_, h)| **h) {
-            out.iter_mut().zip(bits).for_each(|(a, b)| *a |= b);
-        }
-        Some(std::borrow::Cow::Owned(out))
+        out
     }
 
     /// Set the bits of value `code`'s rows in `bits`: ORed from its bitmap when it keeps one
@@ -106,6 +117,73 @@ impl Postings {
     pub(crate) fn bytes(&self) -> usize {
         (self.starts.len() + self.rows.len()) * 4 + self.dense.iter().map(|d| d.len() * 8).sum::<usize>()
     }
+}
+
+/// The union of the bitmaps of the codes that `hit`: the bitmap itself for a single code, no
+/// copy. `None` when there are no bitmaps.
+pub(crate) fn union_of<'a>(bitmaps: &'a [Vec<u64>], hit: &[bool]) -> Option<std::borrow::Cow<'a, [u64]>> {
+    let first = bitmaps.first()?;
+    if let [code] = hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| c).collect::<Vec<_>>()[..] {
+        return bitmaps.get(code).map(|bits| std::borrow::Cow::Borrowed(bits.as_slice()));
+    }
+    let mut out = vec![0u64; first.len()];
+    for (bits, _) in bitmaps.iter().zip(hit).filter(|(_, h)| **h) {
+        out.iter_mut().zip(bits).for_each(|(a, b)| *a |= b);
+    }
+    Some(std::borrow::Cow::Owned(out))
+}
+
+/// Over bitmaps of equal length, the places (bit numbers) of the `offset`-th bit set in every
+/// one of them on, at most `limit`, ascending; and with `count`, how many such bits there
+/// are. Without `count`, the pass stops at the page's last bit: the first page of a sorted
+/// query reads the first few KB of its bitmaps, not all of them.
+pub(crate) fn common_bits(bitmaps: &[&[u64]], offset: usize, limit: usize, count: bool) -> (usize, Vec<u32>) {
+    /// Words at a time: their bits counted in a loop the compiler vectorises.
+    const BLOCK: usize = 8;
+    let Some((first, rest)) = bitmaps.split_first() else { return (0, Vec::new()) };
+    let end = offset.saturating_add(limit);
+    let mut page = Vec::with_capacity(limit.min(1024));
+    let mut seen = 0usize;
+    let mut block = [0u64; BLOCK];
+    for (b, words) in first.chunks(BLOCK).enumerate() {
+        block[..words.len()].copy_from_slice(words);
+        block[words.len()..].fill(0);
+        for other in rest {
+            let from = other.get(b * BLOCK..).unwrap_or_default();
+            block.iter_mut().enumerate().for_each(|(i, w)| *w &= from.get(i).copied().unwrap_or(0));
+        }
+        let n: usize = block.iter().map(|w| w.count_ones() as usize).sum();
+        if seen + n > offset && seen < end {
+            let mut at = seen;
+            for (i, word) in block.iter().copied().enumerate() {
+                let mut word = word;
+                while word != 0 && at < end {
+                    if at >= offset {
+                        page.push(((b * BLOCK + i) * 64) as u32 + word.trailing_zeros());
+                    }
+                    at += 1;
+                    word &= word - 1;
+                }
+            }
+        }
+        seen += n;
+        if !count && seen >= end {
+            break;
+        }
+    }
+    (seen, page)
+}
+
+/// How many rows have each pair of codes of two fields: `counts[a * b_values + b]` for code
+/// `a` of the first field and `b` of the second (nulls, `u32::MAX`, left out).
+pub(crate) fn pair_counts(a: &[u32], a_values: usize, b: &[u32], b_values: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; a_values * b_values];
+    for (x, y) in a.iter().zip(b) {
+        if (*x as usize) < a_values && (*y as usize) < b_values {
+            counts[*x as usize * b_values + *y as usize] += 1;
+        }
+    }
+    counts
 }
 
 /// A float as an integer of the same order (`-0.0` counts as `0.0`).
@@ -653,7 +731,7 @@ pub(crate) fn matching(checks: &[Check<'_>], rows: usize, budget: usize) -> Opti
         return (rows <= budget).then(|| Matched::Rows((0..rows as u32).collect()));
     }
     // Every filter on a field of few values, whose rows are kept as bitmaps: a sequential AND
-    // of the bitmaps (16 KB a filter for a million rows) beats listing the rarest value's rows
+    // of the bitmaps (125 KB a filter for a million rows) beats listing the rarest value's rows
     // and checking each of them against the other bitmaps at random.
     let kept: Vec<&[u64]> = checks
         .iter()
@@ -771,6 +849,47 @@ mod tests {
             assert_eq!(matched.slice(offset, limit), want[start..(start + limit).min(want.len())], "{offset} {limit}");
         }
         assert_eq!(matched.into_rows(), want);
+    }
+
+    #[test]
+    fn common_bits_of_placed_bitmaps_page_in_the_order() {
+        let rows = 3000;
+        let a: Vec<u32> = (0..rows as u32).map(|r| r % 3).collect();
+        let b: Vec<u32> = (0..rows as u32).map(|r| if r % 11 == 0 { u32::MAX } else { r % 4 }).collect();
+        let (pa, pb) = (Postings::build(&a, 3), Postings::build(&b, 4));
+        // A row order that is not the rows' own: 7 is prime to 3,000.
+        let order: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % rows as u32).collect();
+        let (placed_a, placed_b) = (pa.placed(&a, &order), pb.placed(&b, &order));
+        assert_eq!((placed_a.len(), placed_b.len()), (3, 4));
+        let either = union_of(&placed_b, &[true, false, true, false]).unwrap();
+        type Case<'a> = (Vec<&'a [u64]>, Box<dyn Fn(usize) -> bool + 'a>);
+        let cases: [Case<'_>; 3] = [
+            (vec![&placed_a[1]], Box::new(|r| a[r] == 1)),
+            (vec![&placed_a[1], &placed_b[2]], Box::new(|r| a[r] == 1 && b[r] == 2)),
+            (vec![&placed_a[0], &either, &placed_a[0]], Box::new(|r| a[r] == 0 && (b[r] == 0 || b[r] == 2))),
+        ];
+        for (bitmaps, keep) in cases {
+            let want: Vec<u32> = order.iter().copied().filter(|r| keep(*r as usize)).collect();
+            assert!(!want.is_empty());
+            for (offset, limit) in [(0, 5), (3, 40), (20, 1000), (130, 61), (want.len(), 3), (10_000, 1)] {
+                let start = offset.min(want.len());
+                let end = (start + limit).min(want.len());
+                for count in [true, false] {
+                    let (seen, page) = common_bits(&bitmaps, offset, limit, count);
+                    // Without `count`, at least the bits up to the page's end are counted.
+                    assert!(if count { seen == want.len() } else { (end..=want.len()).contains(&seen) });
+                    let rows: Vec<u32> = page.iter().map(|p| order[*p as usize]).collect();
+                    assert_eq!(rows, want[start..end], "{offset} {limit} {count}");
+                }
+            }
+        }
+        assert_eq!(common_bits(&[], 0, 10, true), (0, Vec::new()));
+        let counts = pair_counts(&a, 3, &b, 4);
+        for (x, y) in [(0, 0), (1, 2), (2, 3)] {
+            let want = (0..rows).filter(|r| a[*r] == x && b[*r] == y).count();
+            assert_eq!(counts[x as usize * 4 + y as usize] as usize, want);
+        }
+        assert_eq!(counts.iter().sum::<u32>() as usize, b.iter().filter(|c| **c != u32::MAX).count());
     }
 
     #[test]
