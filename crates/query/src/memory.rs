@@ -29,7 +29,7 @@ use crate::error::{QueryError, Result};
 use crate::filter::{Filter, Op, Value};
 use crate::fold::fold_text;
 use crate::params::{RecordsQuery, SortKey, word_predicate};
-use crate::select::{Check, Cover, GroupStats, Matched, Numbers, Postings, SearchField};
+use crate::select::{Check, Cover, GroupStats, Matched, Numbers, Postings, SearchField, codes_of};
 
 /// How much work a query may do to find its page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,11 +165,6 @@ fn for_each_row(rows: Option<&[u32]>, run: std::ops::Range<usize>, f: impl FnMut
     }
 }
 
-/// The codes whose entry in `hit` is true.
-fn codes_of(hit: &[bool]) -> impl Iterator<Item = usize> + Clone + '_ {
-    hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| c)
-}
-
 /// The bits of `n` search words all set.
 fn full_bits(n: usize) -> u64 {
     if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
@@ -298,7 +293,7 @@ impl KeptOrder {
         name: &str,
         d: &Dictionary,
         effort: Effort,
-        budget: &std::sync::atomic::AtomicUsize,
+        budget: &AtomicUsize,
     ) -> Result<Placed<Arc<Vec<Vec<u64>>>>> {
         let mut placed = self.placed.lock().map_err(|_| QueryError::Engine("poisoned lock".into()))?;
         if let Some(bits) = placed.get(name) {

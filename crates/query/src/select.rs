@@ -119,11 +119,16 @@ impl Postings {
     }
 }
 
+/// The codes whose entry in `hit` is true.
+pub(crate) fn codes_of(hit: &[bool]) -> impl Iterator<Item = usize> + Clone + '_ {
+    hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| c)
+}
+
 /// The union of the bitmaps of the codes that `hit`: the bitmap itself for a single code, no
 /// copy. `None` when there are no bitmaps.
 pub(crate) fn union_of<'a>(bitmaps: &'a [Vec<u64>], hit: &[bool]) -> Option<std::borrow::Cow<'a, [u64]>> {
     let first = bitmaps.first()?;
-    if let [code] = hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| c).collect::<Vec<_>>()[..] {
+    if let [code] = codes_of(hit).collect::<Vec<_>>()[..] {
         return bitmaps.get(code).map(|bits| std::borrow::Cow::Borrowed(bits.as_slice()));
     }
     let mut out = vec![0u64; first.len()];
@@ -572,9 +577,7 @@ impl<'a> Check<'a> {
     /// or in value order.
     fn lists(&self) -> Vec<&[u32]> {
         match self {
-            Check::Codes { hit, postings, .. } => {
-                hit.iter().enumerate().filter(|(_, h)| **h).map(|(c, _)| postings.of(c)).collect()
-            }
+            Check::Codes { hit, postings, .. } => codes_of(hit).map(|c| postings.of(c)).collect(),
             Check::Ranges { numbers, ranges } => ranges.iter().map(|(lo, hi)| numbers.range(*lo, *hi)).collect(),
             // A matching row has every word: the rows of the rarest word hold them all.
             Check::Search { full, .. } => (0..64 - full.leading_zeros())
