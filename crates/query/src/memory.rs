@@ -339,6 +339,7 @@ impl KeptOrder {
         }
         let rows = match matched {
             Matched::Rows(rows) => std::borrow::Cow::Borrowed(rows),
+            Matched::Run(run) => std::borrow::Cow::Owned(run.clone().collect()),
             Matched::Bits { bits, .. } => std::borrow::Cow::Owned(crate::select::ones(bits)),
         };
         let mut ranks: Vec<IdxSize> = rows.iter().map(|r| self.ranks[*r as usize]).collect();
@@ -659,6 +660,27 @@ impl MemoryTable {
         fields: &[Field],
         rows: Option<&[u32]>,
     ) -> Result<Option<DataFrame>> {
+        // Rows that are one run (a date range of a table in date order) are walked as a range:
+        // the loops then read each array in order, with no list of rows between.
+        let run = rows.and_then(|rows| match (rows.first(), rows.last()) {
+            (Some(a), Some(b)) if (*b - *a) as usize + 1 == rows.len() => Some(*a as usize..*b as usize + 1),
+            (None, _) => Some(0..0),
+            _ => None,
+        });
+        match run {
+            Some(run) => self.group_by_range(query, fields, None, run),
+            None => self.group_by_range(query, fields, rows, 0..self.frame.height()),
+        }
+    }
+
+    /// [`MemoryTable::group_by_codes`] over `rows`, or else over the rows of `whole`.
+    fn group_by_range(
+        &self,
+        query: &RecordsQuery,
+        fields: &[Field],
+        rows: Option<&[u32]>,
+        whole: std::ops::Range<usize>,
+    ) -> Result<Option<DataFrame>> {
         use crate::aggregate::{AggFunc, SelectItem};
         let [group] = query.group_by.as_slice() else { return Ok(None) };
         let Some(d) = self.text.iter().find(|t| &t.name == group).and_then(|t| t.dictionary.as_ref()) else {
@@ -692,16 +714,6 @@ impl MemoryTable {
         let groups = d.names.len() + 1; // the last one is null
         let mut counts = vec![0i64; groups];
         // One pass per aggregate: a tight loop over two arrays each.
-        let height = self.frame.height();
-        // Rows that are one run (a date range of a table in date order) are walked as a range:
-        // the loops then read each array in order, with no list of rows between.
-        let run = rows.and_then(|rows| match (rows.first(), rows.last()) {
-            (Some(a), Some(b)) if (*b - *a) as usize + 1 == rows.len() => Some(*a as usize..*b as usize + 1),
-            (None, _) => Some(0..0),
-            _ => None,
-        });
-        let rows = if run.is_some() { None } else { rows };
-        let whole = run.unwrap_or(0..height);
         for_each_row(rows, whole.clone(), |r| counts[(d.codes[r] as usize).min(groups - 1)] += 1); // null is `u32::MAX`
         let acc: Vec<GroupStats> = aggs
             .iter()
@@ -1038,8 +1050,11 @@ impl MemoryTable {
         }
         if query.aggregating() {
             let Some(matched) = self.matching_rows(query, fields, Effort::Full)? else { return Ok(None) };
-            let rows = matched.into_rows();
-            let Some(groups) = self.group_by_codes(query, fields, Some(&rows))? else { return Ok(None) };
+            let groups = match matched {
+                Matched::Run(run) => self.group_by_range(query, fields, None, run.start as usize..run.end as usize)?,
+                other => self.group_by_codes(query, fields, Some(&other.into_rows()))?,
+            };
+            let Some(groups) = groups else { return Ok(None) };
             let groups = crate::plan::sort_groups(groups, query)?;
             let total = groups.height();
             let frame = groups.slice(query.offset as i64, query.limit.unwrap_or(usize::MAX));
