@@ -80,29 +80,24 @@ fn geojson(value: Value) -> Result<Records> {
     let features = value.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
     let all_points = !features.is_empty()
         && features.iter().all(|f| f.pointer("/geometry/type").and_then(Value::as_str) == Some("Point"));
-    let rows = features.iter().map(|f| {
-        let mut row = f.get("properties").and_then(Value::as_object).map(flatten).unwrap_or_default();
-        let geometry = f.get("geometry").cloned().unwrap_or(Value::Null);
-        if all_points {
-            let coord = |i: usize| geometry.pointer(&format!("/coordinates/{i}")).cloned().unwrap_or(Value::Null);
-            let as_float = |v: Value| v.as_f64().map_or(Cell::Empty, Cell::Float);
-            row.insert("longitude".into(), as_float(coord(0)));
-            row.insert("latitude".into(), as_float(coord(1)));
-        } else {
-            row.insert("geometry".into(), to_cell(&geometry));
+    let mut records =
+        union(features.iter().map(|f| f.get("properties").and_then(Value::as_object).map(flatten).unwrap_or_default()));
+    if features.is_empty() {
+        return Ok(records);
+    }
+    // The coordinates (or the geometry) are the last columns, whatever the properties hold.
+    // They are added after the properties, not among them, so that a property of the same
+    // name keeps its value and its name; the repeated name rule (§1) then names these
+    // `longitude_2`, `latitude_2` (or `geometry_2`).
+    if all_points {
+        for (i, name) in ["longitude", "latitude"].into_iter().enumerate() {
+            let at = |f: &Value| f.pointer(&format!("/geometry/coordinates/{i}")).and_then(Value::as_f64);
+            records.headers.push(name.into());
+            records.columns.push(features.iter().map(|f| at(f).map_or(Cell::Empty, Cell::Float)).collect());
         }
-        row
-    });
-    let mut records = union(rows);
-    // The coordinates (or geometry) are the last columns, whatever the properties' order.
-    let tail: Vec<&str> = if all_points { vec!["longitude", "latitude"] } else { vec!["geometry"] };
-    for name in tail {
-        if let Some(i) = records.headers.iter().position(|h| h == name) {
-            let h = records.headers.remove(i);
-            let c = records.columns.remove(i);
-            records.headers.push(h);
-            records.columns.push(c);
-        }
+    } else {
+        records.headers.push("geometry".into());
+        records.columns.push(features.iter().map(|f| f.get("geometry").map_or(Cell::Empty, to_cell)).collect());
     }
     Ok(records)
 }
@@ -163,4 +158,33 @@ fn union(rows: impl Iterator<Item = IndexMap<String, Cell>>) -> Records {
         }
     }
     Records { headers: index.into_keys().collect(), columns }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn point_columns_come_after_properties_of_the_same_name() {
+        let text = r#"{"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"ten": "A", "longitude": 105.8, "latitude": 21.0},
+             "geometry": {"type": "Point", "coordinates": [105.85, 21.03]}},
+            {"type": "Feature", "properties": {"ten": "B"},
+             "geometry": {"type": "Point", "coordinates": [105.81, 21.04]}}]}"#;
+        let records = read(text, Format::Geojson).unwrap();
+        assert_eq!(records.headers, vec!["ten", "longitude", "latitude", "longitude", "latitude"]);
+        assert_eq!(crate::names::normalise_all(&records.headers)[3..], ["longitude_2", "latitude_2"]);
+        assert_eq!(records.columns[1], vec![Cell::Float(105.8), Cell::Empty]);
+        assert_eq!(records.columns[3], vec![Cell::Float(105.85), Cell::Float(105.81)]);
+    }
+
+    #[test]
+    fn other_geometries_are_one_text_column() {
+        let text = r#"{"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"geometry": "cũ"},
+             "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}]}"#;
+        let records = read(text, Format::Geojson).unwrap();
+        assert_eq!(records.headers, vec!["geometry", "geometry"]);
+        assert_eq!(records.columns[1], vec![Cell::Text(r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#.into())]);
+    }
 }

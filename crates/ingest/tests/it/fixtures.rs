@@ -1,11 +1,12 @@
-//! Every data file in `shared/fixtures/agency` against its `.expected.json`: columns and types
-//! in order, the row count, every sample row (the first and last in place), and every
-//! `must_not_contain`. A file added to the folder later is checked with no code change.
+//! Every data file in `shared/fixtures/agency` and in this crate's `tests/fixtures/agency`
+//! against its `.expected.json`: columns and types in order, the row count, every sample row
+//! (the first and last in place), and every `must_not_contain`. A file added to either folder
+//! later is checked with no code change.
 
 use opendata_ingest::{IngestOptions, ingest, ingest_path};
 use serde_json::Value;
 
-use super::helpers::{fixtures_dir, rows, same};
+use super::helpers::{fixtures_dir, own_fixtures_dir, rows, same};
 
 fn check(name: &str, expected: &Value, table: &opendata_ingest::Table) -> Vec<String> {
     let mut problems = Vec::new();
@@ -48,12 +49,12 @@ fn check(name: &str, expected: &Value, table: &opendata_ingest::Table) -> Vec<St
     problems
 }
 
-#[test]
-fn every_agency_file_matches_its_expected_table() {
-    let dir = fixtures_dir().join("agency");
+/// Check every data file of `dir` that has an `.expected.json` beside it; the number checked
+/// and the problems found.
+fn check_folder(dir: &std::path::Path) -> (usize, Vec<String>) {
     let mut checked = 0;
     let mut problems = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -84,7 +85,24 @@ fn every_agency_file_matches_its_expected_table() {
         }
         checked += 1;
     }
+    (checked, problems)
+}
+
+#[test]
+fn every_agency_file_matches_its_expected_table() {
+    let dir = fixtures_dir().join("agency");
+    let (checked, problems) = check_folder(&dir);
     assert!(checked >= 9, "only {checked} fixtures found in {}", dir.display());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The same check on this crate's own fixtures: each a case the contract settles that ingest
+/// once got wrong.
+#[test]
+fn every_own_fixture_matches_its_expected_table() {
+    let dir = own_fixtures_dir().join("agency");
+    let (checked, problems) = check_folder(&dir);
+    assert!(checked > 0, "no fixtures found in {}", dir.display());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

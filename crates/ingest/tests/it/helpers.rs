@@ -14,6 +14,14 @@ pub fn fixtures_dir() -> PathBuf {
         .join("../../../shared/fixtures")
 }
 
+/// This crate's own fixtures (`tests/fixtures`, made by its `make_fixtures.py`), in the same
+/// form as the shared corpus.
+pub fn own_fixtures_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("tests/fixtures")
+}
+
 /// Every row of a table as JSON objects (dates `YYYY-MM-DD`, datetimes `YYYY-MM-DDTHH:MM:SS`).
 pub fn rows(table: &Table) -> Vec<serde_json::Map<String, Value>> {
     let frame = &table.frame;

@@ -1,0 +1,27 @@
+//! This crate's own fixtures (`tests/fixtures/agency`), one case of the contract each, read
+//! with what the report says of them. Their tables are checked against their `expected.json`
+//! by `fixtures.rs`; these tests name the case and check the report.
+
+use opendata_ingest::{FieldType, IngestOptions, Ingested, ingest_path};
+use serde_json::json;
+
+use super::helpers::{own_fixtures_dir, rows};
+
+fn read(name: &str) -> Ingested {
+    let path = own_fixtures_dir().join("agency").join(name);
+    ingest_path(&path, &IngestOptions::default(), &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn types(i: &Ingested) -> Vec<(String, FieldType)> {
+    i.table.fields.iter().map(|f| (f.name.clone(), f.field_type)).collect()
+}
+
+#[test]
+fn geojson_point_columns_follow_the_repeated_name_rule() {
+    let i = read("tram-quan-trac-toa-do-trung-ten.geojson");
+    let names: Vec<String> = types(&i).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["ma_tram", "ten_tram", "longitude", "latitude", "longitude_2", "latitude_2"]);
+    assert_eq!(i.report.fields[4].title, "longitude");
+    let first = &rows(&i.table)[0];
+    assert_eq!((first["longitude"].clone(), first["longitude_2"].clone()), (json!(105.853), json!(105.852765)));
+}
