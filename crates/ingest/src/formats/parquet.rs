@@ -1,6 +1,8 @@
 //! Parquet taken as it is: its columns keep their types (integers as int64, floats as
 //! float64, booleans, dates, datetimes in microseconds), names are normalised like headers,
-//! and anything else (nested lists, structs, binary) becomes text.
+//! and anything else (nested lists, structs, binary) becomes text. An unsigned 64-bit column
+//! with a value above i64::MAX becomes text too, each value its exact decimal digits: an int64
+//! cannot hold it, and a float would round it.
 
 use std::io::Cursor;
 
@@ -27,6 +29,7 @@ pub fn read(bytes: &[u8]) -> Result<(Vec<String>, Vec<TypedColumn>)> {
 fn typed(s: &Series) -> PolarsResult<TypedColumn> {
     Ok(match s.dtype() {
         DataType::Boolean => TypedColumn::Boolean(s.bool()?.iter().collect()),
+        DataType::UInt64 if s.u64()?.max().is_some_and(|m| i64::try_from(m).is_err()) => text(s)?,
         d if d.is_integer() => TypedColumn::Integer(s.cast(&DataType::Int64)?.i64()?.iter().collect()),
         d if d.is_float() => TypedColumn::Float(s.cast(&DataType::Float64)?.f64()?.iter().collect()),
         DataType::Date => TypedColumn::Date(s.date()?.as_date_iter().collect()),
@@ -43,13 +46,16 @@ fn typed(s: &Series) -> PolarsResult<TypedColumn> {
                     .collect(),
             )
         }
-        _ => {
-            let text = s.cast(&DataType::String)?;
-            let mut out = TextColumn::with_capacity(s.len(), 0);
-            for v in text.str()?.iter() {
-                out.push(v.filter(|v| !v.is_empty()));
-            }
-            TypedColumn::String(out)
-        }
+        _ => text(s)?,
     })
+}
+
+/// Each value as its text; an empty text is null.
+fn text(s: &Series) -> PolarsResult<TypedColumn> {
+    let text = s.cast(&DataType::String)?;
+    let mut out = TextColumn::with_capacity(s.len(), 0);
+    for v in text.str()?.iter() {
+        out.push(v.filter(|v| !v.is_empty()));
+    }
+    Ok(TypedColumn::String(out))
 }

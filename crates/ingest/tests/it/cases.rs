@@ -17,6 +17,16 @@ fn types(i: &Ingested) -> Vec<(String, FieldType)> {
 }
 
 #[test]
+fn unsigned_64_bit_parquet_keeps_every_value() {
+    let i = read("cong-to-dien-uint64.parquet");
+    assert_eq!(types(&i)[..2], [("ma_cong_to".into(), FieldType::String), ("chi_so_kwh".into(), FieldType::Integer)]);
+    let all = rows(&i.table);
+    assert_eq!(all[0]["ma_cong_to"], json!("18446744073709551615"));
+    assert_eq!(all[3]["ma_cong_to"], json!(null));
+    assert_eq!(all[5]["chi_so_kwh"], json!(i64::MAX));
+}
+
+#[test]
 fn geojson_point_columns_follow_the_repeated_name_rule() {
     let i = read("tram-quan-trac-toa-do-trung-ten.geojson");
     let names: Vec<String> = types(&i).into_iter().map(|(n, _)| n).collect();
