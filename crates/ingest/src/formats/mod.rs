@@ -6,6 +6,8 @@ pub mod json;
 pub mod parquet;
 pub mod xlsx;
 pub mod xlsx_fonts;
+pub mod xlsx_styles;
+mod xml_parts;
 
 use serde::{Deserialize, Serialize};
 

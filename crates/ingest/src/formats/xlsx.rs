@@ -9,7 +9,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
-use crate::formats::xlsx_fonts;
+use crate::formats::xlsx_styles;
 use crate::layout::{Grid, GridRow, Merge};
 
 /// The grid of the chosen sheet and its name.
@@ -40,7 +40,7 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
             .worksheet_range(name)
             .map_err(|e| IngestError::CorruptFile { reason: format!("sheet `{name}`: {e}") })?;
         let Some((row0, col0)) = range.start() else { continue };
-        let legacy = xlsx_fonts::legacy_cells(bytes, name);
+        let styles = xlsx_styles::cell_styles(bytes, name);
         let rows: Vec<GridRow> = range
             .rows()
             .enumerate()
@@ -48,9 +48,12 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
                 let cells = r
                     .iter()
                     .enumerate()
-                    .map(|(j, data)| match (to_cell(data), legacy.get(&(row0 + i as u32, col0 + j as u32))) {
-                        (Cell::Text(t), Some(font)) => Cell::Text(font.convert(&t)),
-                        (cell, _) => cell,
+                    .map(|(j, data)| {
+                        let style = styles.get(&(row0 + i as u32, col0 + j as u32)).copied().unwrap_or_default();
+                        match (to_cell(data, style.shows_time), style.legacy_font) {
+                            (Cell::Text(t), Some(font)) => Cell::Text(font.convert(&t)),
+                            (cell, _) => cell,
+                        }
                     })
                     .collect();
                 GridRow { number: row0 as usize + i + 1, cells }
@@ -88,7 +91,9 @@ fn merges(book: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Vec<calamine::Dimensi
     }
 }
 
-fn to_cell(data: &Data) -> Cell {
+/// A cell of its native type. A date at 00:00 is a date, unless its number format shows a
+/// time (`shows_time`, known for XLSX): then it is a datetime that happens to be at midnight.
+fn to_cell(data: &Data, shows_time: bool) -> Cell {
     match data {
         Data::Empty | Data::Error(_) => Cell::Empty,
         Data::String(s) => Cell::Text(s.nfc().collect()),
@@ -96,7 +101,7 @@ fn to_cell(data: &Data) -> Cell {
         Data::Float(f) => Cell::Float(*f),
         Data::Bool(b) => Cell::Bool(*b),
         Data::DateTime(_) | Data::DateTimeIso(_) => match data.as_datetime() {
-            Some(dt) if dt.time() == NaiveTime::MIN => Cell::Date(dt.date()),
+            Some(dt) if dt.time() == NaiveTime::MIN && !shows_time => Cell::Date(dt.date()),
             Some(dt) => Cell::DateTime(dt),
             None => Cell::Text(data.to_string()),
         },

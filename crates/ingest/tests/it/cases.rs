@@ -17,6 +17,14 @@ fn types(i: &Ingested) -> Vec<(String, FieldType)> {
 }
 
 #[test]
+fn a_datetime_format_makes_midnight_a_datetime() {
+    let i = read("ho-so-tiep-nhan-luc-nua-dem.xlsx");
+    let t: Vec<FieldType> = types(&i).into_iter().map(|(_, t)| t).collect();
+    assert_eq!(t, [FieldType::String, FieldType::Datetime, FieldType::Date, FieldType::Datetime]);
+    assert_eq!(rows(&i.table)[0]["thoi_diem_tiep_nhan"], json!("2024-01-02T00:00:00"));
+}
+
+#[test]
 fn unsigned_64_bit_parquet_keeps_every_value() {
     let i = read("cong-to-dien-uint64.parquet");
     assert_eq!(types(&i)[..2], [("ma_cong_to".into(), FieldType::String), ("chi_so_kwh".into(), FieldType::Integer)]);
