@@ -135,7 +135,7 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
         Format::Spreadsheet => {
             let (grid, sheet) = formats::xlsx::grid(bytes, options.sheet.as_deref())?;
             report.sheet = Some(sheet);
-            let layout = layout::locate(&grid, LayoutOptions { header_row: options.header_row, strict_width: false })?;
+            let layout = layout::locate(grid, LayoutOptions { header_row: options.header_row, strict_width: false })?;
             finish_cells(layout, TextRule::Parse, report)
         }
         Format::Parquet => {

@@ -17,6 +17,17 @@ fn types(i: &Ingested) -> Vec<(String, FieldType)> {
 }
 
 #[test]
+fn cells_merged_down_fill_every_row_they_cover() {
+    let i = read("to-dan-pho-gop-o-theo-quan.xlsx");
+    let all = rows(&i.table);
+    let quan: Vec<&str> = all.iter().map(|r| r["quan"].as_str().unwrap()).collect();
+    assert_eq!(quan.iter().filter(|q| **q == "Quận Ba Đình").count(), 4);
+    assert_eq!(quan.iter().filter(|q| **q == "Quận Tây Hồ").count(), 4);
+    let notes = all.iter().filter(|r| !r["ghi_chu"].is_null()).count();
+    assert_eq!(notes, 2, "only the two rows the note is merged over");
+}
+
+#[test]
 fn a_datetime_format_makes_midnight_a_datetime() {
     let i = read("ho-so-tiep-nhan-luc-nua-dem.xlsx");
     let t: Vec<FieldType> = types(&i).into_iter().map(|(_, t)| t).collect();

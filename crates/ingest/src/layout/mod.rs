@@ -1,5 +1,8 @@
 //! Where the table is in a grid of cells (fixtures README §4): the header row (or two), the
-//! column-number row, blank, total and footer rows, empty columns, ragged rows.
+//! column-number row, cells merged down, blank, total and footer rows, empty columns, ragged
+//! rows.
+
+mod merges;
 
 use serde::{Deserialize, Serialize};
 
@@ -253,9 +256,10 @@ pub fn keep_columns(headers: &[String], has_value: impl Fn(usize) -> bool) -> Ve
 }
 
 /// Find the table in `grid`.
-pub fn locate(grid: &Grid, opts: LayoutOptions) -> Result<Layout> {
-    let width = header_width(grid, opts)?;
-    let plan = plan_header(grid, opts, width)?;
+pub fn locate(mut grid: Grid, opts: LayoutOptions) -> Result<Layout> {
+    let width = header_width(&grid, opts)?;
+    let plan = plan_header(&grid, opts, width)?;
+    merges::fill_down(&mut grid.rows, &grid.merges, plan.data_start);
     let mut skipped = plan.skipped;
     let mut columns: Vec<Vec<Cell>> = vec![Vec::new(); width];
     let mut row_numbers = Vec::new();
@@ -331,7 +335,7 @@ mod tests {
             &["Hà Nội, ngày 15 tháng 01 năm 2024", "", ""],
             &["9", "not data", "1"],
         ]);
-        let layout = locate(&grid, LayoutOptions::default()).unwrap();
+        let layout = locate(grid, LayoutOptions::default()).unwrap();
         assert_eq!(layout.names, vec!["stt", "ten", "so"]);
         assert_eq!(layout.row_numbers, vec![5, 7]);
         let reasons: Vec<(usize, SkipReason)> = layout.skipped.iter().map(|s| (s.row, s.reason)).collect();
@@ -356,22 +360,37 @@ mod tests {
             Merge { first_row: 0, last_row: 0, first_col: 1, last_col: 2 },
             Merge { first_row: 0, last_row: 1, first_col: 0, last_col: 0 },
         ];
-        let layout = locate(&grid, LayoutOptions::default()).unwrap();
+        let layout = locate(grid, LayoutOptions::default()).unwrap();
         assert_eq!(layout.names, vec!["ten", "dan_so_nguoi_nam", "dan_so_nguoi_nu"]);
         assert_eq!(layout.row_numbers, vec![3]);
     }
 
     #[test]
+    fn cells_merged_down_give_their_value_to_every_row() {
+        let mut grid = text_grid(&[
+            &["Quận", "Phường", "Ghi chú"],
+            &["Ba Đình", "Phúc Xá", ""],
+            &["", "Trúc Bạch", ""],
+            &["Tây Hồ", "Nhật Tân", ""],
+        ]);
+        grid.merges = vec![Merge { first_row: 1, last_row: 2, first_col: 0, last_col: 0 }];
+        let layout = locate(grid, LayoutOptions::default()).unwrap();
+        let quan: Vec<String> = layout.columns[0].iter().map(Cell::display).collect();
+        assert_eq!(quan, vec!["Ba Đình", "Ba Đình", "Tây Hồ"]);
+        assert!(layout.columns[2].iter().all(|c| *c == Cell::Empty), "not merged, so still empty");
+    }
+
+    #[test]
     fn ragged_row_names_the_line() {
         let grid = text_grid(&[&["a", "b"], &["1", "2", ""], &["3", "4", "oops"]]);
-        let err = locate(&grid, LayoutOptions { strict_width: true, ..Default::default() }).unwrap_err();
+        let err = locate(grid, LayoutOptions { strict_width: true, ..Default::default() }).unwrap_err();
         assert_eq!(err.code(), "ragged_rows");
         assert!(err.to_string().contains("line 3 has 3 fields where the header has 2"), "{err}");
     }
 
     #[test]
     fn header_only_is_no_data_rows() {
-        let err = locate(&text_grid(&[&["a", "b"]]), LayoutOptions::default()).unwrap_err();
+        let err = locate(text_grid(&[&["a", "b"]]), LayoutOptions::default()).unwrap_err();
         assert_eq!(err.code(), "no_data_rows");
         assert!(err.to_string().contains("a, b"));
     }
