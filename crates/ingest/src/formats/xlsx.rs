@@ -1,5 +1,5 @@
 //! Workbooks (XLSX, XLS, ODS) through calamine: choose the sheet, keep native cell types, and
-//! carry merged ranges so two-row headers can be read.
+//! carry merged ranges (of every format) so two-row headers and cells merged down can be read.
 
 use std::io::Cursor;
 
@@ -9,7 +9,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
-use crate::formats::xlsx_styles;
+use crate::formats::{ods_merges, xlsx_styles};
 use crate::layout::{Grid, GridRow, Merge};
 
 /// The grid of the chosen sheet and its name.
@@ -62,7 +62,7 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
         if sheet.is_none() && !holds_table(&rows) {
             continue;
         }
-        let merges = merges(&mut book, name)
+        let merges = merges(&mut book, bytes, name)
             .into_iter()
             .filter(|d| d.start.0 >= row0 && d.start.1 >= col0)
             .map(|d| Merge {
@@ -83,11 +83,14 @@ fn holds_table(rows: &[GridRow]) -> bool {
     rows.iter().position(|r| filled(r) >= 2).is_some_and(|i| rows[i + 1..].iter().any(|r| filled(r) > 0))
 }
 
-fn merges(book: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Vec<calamine::Dimensions> {
+/// The merged ranges of a sheet: calamine reads them for XLSX and XLS; an ODS sheet's are read
+/// from its `content.xml`.
+fn merges(book: &mut Sheets<Cursor<&[u8]>>, bytes: &[u8], name: &str) -> Vec<calamine::Dimensions> {
     match book {
         Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
         Sheets::Xls(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
-        _ => Vec::new(),
+        Sheets::Ods(_) => ods_merges::merges(bytes, name),
+        Sheets::Xlsb(_) => Vec::new(),
     }
 }
 

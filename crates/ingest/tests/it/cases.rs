@@ -28,6 +28,18 @@ fn cells_merged_down_fill_every_row_they_cover() {
 }
 
 #[test]
+fn merges_are_read_in_every_spreadsheet_format() {
+    for ext in ["xlsx", "xls", "ods"] {
+        let i = read(&format!("dan-so-hai-dong-tieu-de.{ext}"));
+        assert_eq!(i.report.header_rows, vec![3, 4], "{ext}");
+        let names: Vec<String> = types(&i).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["stt", "quan", "phuong", "dan_so_nguoi_nam", "dan_so_nguoi_nu", "dien_tich_km2"], "{ext}");
+        assert_eq!(i.report.fields[3].title, "Dân số (người) Nam", "{ext}");
+        assert_eq!(i.report.fields[1].null_count, 0, "{ext}: the district fills its wards' rows");
+    }
+}
+
+#[test]
 fn a_datetime_format_makes_midnight_a_datetime() {
     let i = read("ho-so-tiep-nhan-luc-nua-dem.xlsx");
     let t: Vec<FieldType> = types(&i).into_iter().map(|(_, t)| t).collect();
