@@ -113,6 +113,23 @@ impl TextColumn {
         self.segments[k].get(i)
     }
 
+    /// Remove the first value (a line under the header found not to be data). Only the
+    /// segment holding it is moved.
+    pub fn remove_first(&mut self) {
+        let Some(k) = self.segments.iter().position(|s| !s.ends.is_empty()) else { return };
+        let segment = &mut self.segments[k];
+        let end = segment.ends.remove(0);
+        segment.valid.remove(0);
+        segment.text.drain(..end as usize);
+        for e in &mut segment.ends {
+            *e -= end;
+        }
+        if segment.ends.is_empty() {
+            self.segments.remove(k);
+        }
+        self.len -= 1;
+    }
+
     /// Make every value that `is_null` null.
     pub fn set_nulls(&mut self, is_null: impl Fn(&str) -> bool) {
         for segment in &mut self.segments {
@@ -242,6 +259,19 @@ mod tests {
         c.set_nulls(|v| v == "x");
         assert_eq!(c.get(3), None);
         assert_eq!(c.text_bytes(), "Hà Nội".len() + 1);
+    }
+
+    #[test]
+    fn the_first_value_removed() {
+        let a = TextColumn::from_options(&[Some("1"), None]);
+        let b = TextColumn::from_options(&[Some("Phúc Xá"), Some("-")]);
+        let mut joined = TextColumn::concat(vec![TextColumn::default(), a, b]);
+        joined.remove_first();
+        assert_eq!(joined, TextColumn::from_options(&[None, Some("Phúc Xá"), Some("-")]));
+        joined.remove_first();
+        joined.remove_first();
+        assert_eq!(joined.iter().collect::<Vec<_>>(), vec![Some("-")]);
+        assert_eq!(joined.get(0), Some("-"));
     }
 
     #[test]

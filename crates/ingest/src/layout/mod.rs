@@ -3,12 +3,14 @@
 //! rows.
 
 mod merges;
+pub mod numbers;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
 use crate::names;
+use numbers::Numbering;
 
 /// A rectangular-ish sheet of cells as a reader produced it.
 #[derive(Debug, Clone, Default)]
@@ -137,25 +139,6 @@ fn is_footer(text: &str) -> bool {
     t.find(", ngày").is_some_and(|i| i > 0 && t[..i].chars().count() <= 40 && !t[..i].contains(','))
 }
 
-/// `(1) (2) … (n)` or `1 2 … n` or `A B … `: consecutive from 1 or from A.
-fn is_column_numbers(row: &GridRow) -> bool {
-    let labels: Vec<String> = row
-        .cells
-        .iter()
-        .filter(|c| !c.is_blank())
-        .map(|c| c.display().trim().trim_start_matches('(').trim_end_matches(')').trim().to_string())
-        .collect();
-    if labels.len() < 2 {
-        return false;
-    }
-    let numeric = labels.iter().enumerate().all(|(i, l)| l.parse::<usize>().ok() == Some(i + 1));
-    let letters = labels.iter().enumerate().all(|(i, l)| {
-        let mut cs = l.chars();
-        matches!((cs.next(), cs.next()), (Some(c), None) if c.to_ascii_uppercase() as u32 == 'A' as u32 + i as u32)
-    });
-    numeric || letters
-}
-
 /// The header of a table and where its data starts.
 #[derive(Debug, Clone)]
 pub struct HeaderPlan {
@@ -167,6 +150,9 @@ pub struct HeaderPlan {
     pub data_start: usize,
     /// Title rows above the header and the column-number row.
     pub skipped: Vec<SkippedRow>,
+    /// Row number of a bare `1 2 … n` row under the header. It is taken as the first data row,
+    /// and [`drop_numbers_row`] tells, once every row is read, whether it was data.
+    pub numbers_row: Option<usize>,
 }
 
 /// What a row under the header is.
@@ -228,11 +214,36 @@ pub fn plan_header(grid: &Grid, opts: LayoutOptions, width: usize) -> Result<Hea
         header_rows.push(grid.rows[next].number);
         next += 1;
     }
-    if let Some(row) = grid.rows.get(next).filter(|r| is_column_numbers(r)) {
-        skipped.push(SkippedRow { row: row.number, reason: SkipReason::ColumnNumbers });
-        next += 1;
+    let mut numbers_row = None;
+    if let Some(row) = grid.rows.get(next) {
+        match numbers::numbering(&row.cells) {
+            Numbering::Labels => {
+                skipped.push(SkippedRow { row: row.number, reason: SkipReason::ColumnNumbers });
+                next += 1;
+            }
+            Numbering::Bare => numbers_row = Some(row.number),
+            Numbering::None => {}
+        }
     }
-    Ok(HeaderPlan { headers, header_rows, data_start: next, skipped })
+    Ok(HeaderPlan { headers, header_rows, data_start: next, skipped, numbers_row })
+}
+
+/// Whether the first data row, a bare `1 2 … n` row right under the header (`numbers_row`),
+/// is a column-number row after all: some column it labels has other values that are not all
+/// numbers, so reading it as data would change that column's type. When it is, it is recorded
+/// in `skipped`, and the caller drops it from the columns.
+pub fn drop_numbers_row<C: crate::column::Cells + ?Sized>(
+    numbers_row: Option<usize>,
+    row_numbers: &[usize],
+    columns: &[&C],
+    skipped: &mut Vec<SkippedRow>,
+) -> bool {
+    let Some(row) = numbers_row.filter(|n| row_numbers.first() == Some(n)) else { return false };
+    if numbers::bare_row_is_data(columns) {
+        return false;
+    }
+    skipped.push(SkippedRow { row, reason: SkipReason::ColumnNumbers });
+    true
 }
 
 /// The width of a header row: its cell count (text files) or the widest row from it on (sheets).
@@ -286,6 +297,13 @@ pub fn locate(mut grid: Grid, opts: LayoutOptions) -> Result<Layout> {
                 }
                 row_numbers.push(row.number);
             }
+        }
+    }
+    let column_refs: Vec<&[Cell]> = columns.iter().map(Vec::as_slice).collect();
+    if drop_numbers_row(plan.numbers_row, &row_numbers, &column_refs, &mut skipped) {
+        row_numbers.remove(0);
+        for column in &mut columns {
+            column.remove(0);
         }
     }
     let keep = keep_columns(&plan.headers, |c| columns[c].iter().any(|v| !v.is_blank()));
@@ -355,7 +373,7 @@ mod tests {
 
     #[test]
     fn two_row_merged_header() {
-        let mut grid = text_grid(&[&["Tên", "Dân số (người)", ""], &["", "Nam", "Nữ"], &["A", "1", "2"]]);
+        let mut grid = text_grid(&[&["Tên", "Dân số (người)", ""], &["", "Nam", "Nữ"], &["Ba Đình", "1", "2"]]);
         grid.merges = vec![
             Merge { first_row: 0, last_row: 0, first_col: 1, last_col: 2 },
             Merge { first_row: 0, last_row: 1, first_col: 0, last_col: 0 },
@@ -363,6 +381,47 @@ mod tests {
         let layout = locate(grid, LayoutOptions::default()).unwrap();
         assert_eq!(layout.names, vec!["ten", "dan_so_nguoi_nam", "dan_so_nguoi_nu"]);
         assert_eq!(layout.row_numbers, vec![3]);
+    }
+
+    fn skipped(layout: &Layout) -> Vec<(usize, SkipReason)> {
+        layout.skipped.iter().map(|s| (s.row, s.reason)).collect()
+    }
+
+    #[test]
+    fn a_bare_numbers_row_is_skipped_only_when_it_would_change_a_type() {
+        let grid = text_grid(&[
+            &["STT", "Tên", "Dân số"],
+            &["1", "2", "3"],
+            &["1", "Phường Phúc Xá", "9.123"],
+            &["2", "Phường Trúc Bạch", "10.450"],
+        ]);
+        let layout = locate(grid, LayoutOptions::default()).unwrap();
+        assert_eq!(layout.row_numbers, vec![3, 4]);
+        assert_eq!(skipped(&layout), vec![(2, SkipReason::ColumnNumbers)]);
+        assert_eq!(layout.columns[1][0], Cell::Text("Phường Phúc Xá".into()));
+
+        let grid = text_grid(&[&["a", "b", "c"], &["1", "2", "3"], &["7", "8", "9"]]);
+        let layout = locate(grid, LayoutOptions::default()).unwrap();
+        assert_eq!(layout.row_numbers, vec![2, 3]);
+        assert!(layout.skipped.is_empty());
+
+        // The only data row of a two-column sheet.
+        let layout = locate(text_grid(&[&["a", "b"], &[], &["1", "2"]]), LayoutOptions::default()).unwrap();
+        assert_eq!(layout.row_numbers, vec![3]);
+        let layout = locate(text_grid(&[&["a", "b"], &["1", "2"]]), LayoutOptions::default()).unwrap();
+        assert_eq!(layout.row_numbers, vec![2]);
+    }
+
+    #[test]
+    fn letters_and_numbers_row_is_skipped() {
+        let grid = text_grid(&[
+            &["Chỉ tiêu", "Đơn vị tính", "Năm 2022", "Năm 2023"],
+            &["A", "B", "1", "2"],
+            &["Dân số", "Nghìn người", "8435,7", "8587,1"],
+        ]);
+        let layout = locate(grid, LayoutOptions::default()).unwrap();
+        assert_eq!(layout.row_numbers, vec![3]);
+        assert_eq!(skipped(&layout), vec![(2, SkipReason::ColumnNumbers)]);
     }
 
     #[test]

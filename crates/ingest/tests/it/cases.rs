@@ -12,8 +12,45 @@ fn read(name: &str) -> Ingested {
     ingest_path(&path, &IngestOptions::default(), &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+fn skipped(i: &Ingested) -> Vec<(usize, String)> {
+    i.report
+        .skipped
+        .iter()
+        .map(|s| (s.row, serde_json::to_value(s.reason).unwrap().as_str().unwrap().to_string()))
+        .collect()
+}
+
 fn types(i: &Ingested) -> Vec<(String, FieldType)> {
     i.table.fields.iter().map(|f| (f.name.clone(), f.field_type)).collect()
+}
+
+#[test]
+fn a_bare_column_number_row_is_skipped_when_it_would_change_a_type() {
+    let i = read("cot-so-thu-tu-1-2-3.csv");
+    assert_eq!(skipped(&i), vec![(2, "column_numbers".to_string())]);
+    assert_eq!(i.report.rows, 4);
+    assert_eq!(rows(&i.table)[0]["ten_phuong"], json!("Phường Phúc Xá"));
+}
+
+#[test]
+fn a_bare_column_number_row_is_data_when_every_column_is_numbers() {
+    let i = read("so-vu-chay-theo-thang.csv");
+    assert!(i.report.skipped.is_empty(), "{:?}", i.report.skipped);
+    assert_eq!(i.report.rows, 6);
+    assert_eq!(rows(&i.table)[0]["so_vu_chay"], json!(2));
+
+    let i = read("hai-cot-mot-dong.csv");
+    assert_eq!(i.report.rows, 1);
+}
+
+#[test]
+fn a_letters_then_numbers_row_is_skipped() {
+    let i = read("bieu-thong-ke-a-b-1-2-3.xlsx");
+    assert_eq!(i.report.header_rows, vec![4]);
+    let s = skipped(&i);
+    assert_eq!(s[..3], [(1, "title".into()), (2, "title".into()), (5, "column_numbers".into())]);
+    assert_eq!(s[3..], [(11, "blank".into()), (12, "footer".into())]);
+    assert!(types(&i)[2..].iter().all(|(_, t)| *t == FieldType::Float), "{:?}", types(&i));
 }
 
 #[test]

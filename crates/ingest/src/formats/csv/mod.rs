@@ -262,6 +262,8 @@ fn read_head<R: Read>(
 struct Header {
     headers: Vec<String>,
     header_rows: Vec<usize>,
+    /// A bare `1 2 … n` line under the header, taken as data until the end (see `layout`).
+    numbers_row: Option<usize>,
     rows: Rows,
 }
 
@@ -278,7 +280,7 @@ fn plan_head(head: &Grid, opts: LayoutOptions) -> Result<Header, ReadError> {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         rows.take(row.number, &refs)?;
     }
-    Ok(Header { headers: plan.headers, header_rows: plan.header_rows, rows })
+    Ok(Header { headers: plan.headers, header_rows: plan.header_rows, numbers_row: plan.numbers_row, rows })
 }
 
 /// Stream UTF-8 delimited text from `reader` into a [`CsvTable`]. `progress` is called now and
@@ -346,7 +348,7 @@ pub fn read_table_in_blocks<R: Read>(
 
 /// One table from the pieces read, in file order.
 fn assemble(header: Header, pieces: Vec<Rows>) -> Result<CsvTable, ReadError> {
-    let Header { headers, header_rows, .. } = header;
+    let Header { headers, header_rows, numbers_row, .. } = header;
     let width = headers.len();
     let mut row_numbers = Vec::with_capacity(pieces.iter().map(|p| p.row_numbers.len()).sum());
     let mut skipped = Vec::new();
@@ -358,7 +360,14 @@ fn assemble(header: Header, pieces: Vec<Rows>) -> Result<CsvTable, ReadError> {
             part.push(column);
         }
     }
-    let columns: Vec<TextColumn> = parts.into_iter().map(TextColumn::concat).collect();
+    let mut columns: Vec<TextColumn> = parts.into_iter().map(TextColumn::concat).collect();
+    let column_refs: Vec<&TextColumn> = columns.iter().collect();
+    if layout::drop_numbers_row(numbers_row, &row_numbers, &column_refs, &mut skipped) {
+        row_numbers.remove(0);
+        for column in &mut columns {
+            column.remove_first();
+        }
+    }
     let keep = layout::keep_columns(&headers, |c| columns[c].iter().any(|v| v.is_some()));
     let headers: Vec<String> = headers.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(h, _)| h).collect();
     let columns: Vec<TextColumn> = columns.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
