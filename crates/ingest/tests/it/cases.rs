@@ -103,3 +103,17 @@ fn geojson_point_columns_follow_the_repeated_name_rule() {
     let first = &rows(&i.table)[0];
     assert_eq!((first["longitude"].clone(), first["longitude_2"].clone()), (json!(105.853), json!(105.852765)));
 }
+
+#[test]
+fn the_delimiter_is_the_contract_winner_though_some_lines_are_short() {
+    let i = read("ho-so-dong-ngan-ghi-chu-cham-phay.csv");
+    assert_eq!(i.report.delimiter.as_deref(), Some(","));
+    assert_eq!(i.table.fields.len(), 7);
+}
+
+#[test]
+fn decimal_commas_do_not_make_comma_the_delimiter() {
+    let i = read("quan-trac-cham-phay-so-thap-phan.csv");
+    assert_eq!(i.report.delimiter.as_deref(), Some(";"));
+    assert!(types(&i).iter().all(|(_, t)| *t == FieldType::Float));
+}

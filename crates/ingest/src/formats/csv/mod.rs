@@ -90,56 +90,83 @@ pub fn records(text: &str, delimiter: char) -> impl Iterator<Item = Record> + '_
     })
 }
 
-/// Choose the delimiter: for each candidate, split the first 50 non-blank lines, take the most
-/// common field count and how many lines have it; the highest (lines × fields) wins.
+/// Choose the delimiter by the contract's rule (README §2): for each candidate, split the
+/// first 50 non-blank lines, take the most common field count and how many lines have it; the
+/// highest (lines × fields) wins, the earlier candidate on a tie.
 ///
-/// One refinement of the contract's rule, for `;` files with decimal commas (`7,5;12,25`): when
-/// the winner splits some multi-field lines into other counts (the file would read as ragged)
-/// and another candidate splits every multi-field line into the same count, that one wins.
+/// One exception, for `;` or `|` files whose values carry decimal commas (`7,5;12,25`): there
+/// `,` splits every data line into more fields than the true delimiter and can win, although
+/// it leaves the header whole. So a candidate that splits every line the winner splits from
+/// its own first split line on (its header; titles above are not data), and more lines
+/// besides (the header), all into the same count, wins over a winner that splits fewer lines
+/// or splits them unevenly. A winner that splits the header itself keeps the file: lines that
+/// stop early (padded with nulls) are normal there, and another delimiter inside some values
+/// (`;` in a note) does not make it the file's.
 pub fn sniff_delimiter(text: &str) -> char {
-    struct Candidate {
-        delimiter: char,
-        rank: usize,
-        score: usize,
-        /// Lines split into the most common count.
-        lines: usize,
-        consistent: bool,
-    }
-    let candidates: Vec<Candidate> = CANDIDATES
-        .iter()
-        .enumerate()
-        .map(|(rank, &delimiter)| {
-            let mut counts: Vec<usize> = records(text, delimiter)
-                .filter(|r| !(r.fields.len() == 1 && r.fields[0].trim().is_empty()))
-                .take(50)
-                .map(|r| r.fields.len())
-                .collect();
-            counts.sort_unstable();
-            let (mut mode, mut mode_lines) = (0, 0);
-            for chunk in counts.chunk_by(|a, b| a == b) {
-                if chunk.len() > mode_lines || (chunk.len() == mode_lines && chunk[0] > mode) {
-                    (mode, mode_lines) = (chunk[0], chunk.len());
-                }
-            }
-            let multi = counts.iter().filter(|c| **c > 1).count();
-            let score = if mode > 1 { mode * mode_lines } else { 0 };
-            Candidate { delimiter, rank, score, lines: mode_lines, consistent: mode > 1 && mode_lines == multi }
-        })
-        .collect();
-    let Some(best) = candidates.iter().filter(|c| c.score > 0).max_by(|a, b| {
+    let candidates: Vec<Sniffed> = CANDIDATES.iter().map(|&d| Sniffed::of(text, d)).collect();
+    let Some(best) = candidates.iter().enumerate().filter(|(_, c)| c.score() > 0).max_by(|(i, a), (j, b)| {
         // Highest score; on a tie, the earlier candidate (`max_by` keeps the last maximum).
-        a.score.cmp(&b.score).then_with(|| b.rank.cmp(&a.rank))
+        a.score().cmp(&b.score()).then_with(|| j.cmp(i))
     }) else {
         return ',';
     };
-    // A delimiter that splits every line alike beats a winner that splits them raggedly, or
-    // that leaves more lines (a header, say) unsplit: `0,1|0,1` under `Cột 1|Cột 2` is `|`.
+    let best = best.1;
     let better = candidates
         .iter()
-        .filter(|c| c.consistent && (!best.consistent || c.lines > best.lines))
-        .max_by_key(|c| (c.lines, c.score));
+        .filter(|c| c.consistent() && c.covers(best) && (!best.consistent() || c.lines > best.lines))
+        .max_by_key(|c| (c.lines, c.score()));
     better.unwrap_or(best).delimiter
 }
+
+/// How one candidate delimiter splits the sniffed lines.
+struct Sniffed {
+    delimiter: char,
+    /// The most common field count, and how many lines have it.
+    mode: usize,
+    lines: usize,
+    /// The line each record split into several fields starts on.
+    multi: Vec<usize>,
+    /// The last line looked at.
+    last_line: usize,
+}
+
+impl Sniffed {
+    fn of(text: &str, delimiter: char) -> Self {
+        let sampled: Vec<Record> = records(text, delimiter)
+            .filter(|r| !(r.fields.len() == 1 && r.fields[0].trim().is_empty()))
+            .take(50)
+            .collect();
+        let mut counts: Vec<usize> = sampled.iter().map(|r| r.fields.len()).collect();
+        counts.sort_unstable();
+        let (mut mode, mut lines) = (0, 0);
+        for chunk in counts.chunk_by(|a, b| a == b) {
+            if chunk.len() > lines || (chunk.len() == lines && chunk[0] > mode) {
+                (mode, lines) = (chunk[0], chunk.len());
+            }
+        }
+        let multi = sampled.iter().filter(|r| r.fields.len() > 1).map(|r| r.line).collect();
+        let last_line = sampled.last().map_or(0, |r| r.line);
+        Self { delimiter, mode, lines, multi, last_line }
+    }
+
+    fn score(&self) -> usize {
+        if self.mode > 1 { self.mode * self.lines } else { 0 }
+    }
+
+    /// Every line split into several fields is split into the most common count.
+    fn consistent(&self) -> bool {
+        self.mode > 1 && self.lines == self.multi.len()
+    }
+
+    /// This candidate splits every line `other` splits, from this one's first split line (its
+    /// header: title lines above it are not data) to the last line both looked at.
+    fn covers(&self, other: &Sniffed) -> bool {
+        let Some(&first) = self.multi.first() else { return false };
+        let seen = self.last_line.min(other.last_line);
+        other.multi.iter().filter(|l| (first..=seen).contains(*l)).all(|l| self.multi.binary_search(l).is_ok())
+    }
+}
+
 /// A delimiter as the report shows it.
 pub fn delimiter_name(delimiter: char) -> String {
     match delimiter {
@@ -485,5 +512,20 @@ mod tests {
         assert_eq!(sniff_delimiter("a|b\n1|2\n"), '|');
         // Decimal commas in a `;` file: `,` would score higher but read ragged.
         assert_eq!(sniff_delimiter("so;tien\n7,5;12,25\n1,5;2,75\n3;4\n"), ';');
+    }
+
+    #[test]
+    fn the_contract_rule_and_its_one_exception() {
+        // Every value with a decimal comma: `,` scores 3 × 3 against `;`'s 2 × 4, but leaves
+        // the header whole, and `;` splits every line alike.
+        assert_eq!(sniff_delimiter("x;y\n7,5;1,25\n2,5;3,75\n0,5;8,5\n"), ';');
+        // The property test's case: `|` under `Cột số 1|Cột số 2`.
+        assert_eq!(sniff_delimiter("Cột số 1|Cột số 2\n0,1|0,1\n0,1|0,1\n0,1|0,1\n-0,04|-5.124,98\n"), '|');
+        // `,` splits the header and most lines into four fields; one line stops early, and
+        // the notes hold a `;`, which splits every line holding it alike: `,` still wins.
+        let text = "ma,ten,ngay,ghi chu\n1,An,01/03/2024,a; b\n2,Binh,02/03/2024,c; d\n3,Chi\n4,Dung,03/03/2024,e; f\n";
+        assert_eq!(sniff_delimiter(text), ',');
+        // A title above the header may hold a comma: it is not data.
+        assert_eq!(sniff_delimiter("UBND QUẬN BA ĐÌNH, PHÒNG TN-MT\nx;y\n7,5;1,25\n2,5;3,75\n0,5;8,5\n"), ';');
     }
 }
