@@ -3,7 +3,7 @@
 
 pub mod csv;
 pub mod json;
-pub mod ods_merges;
+pub mod ods;
 pub mod parquet;
 pub mod xlsx;
 pub mod xlsx_fonts;

@@ -1,16 +1,22 @@
-//! Workbooks (XLSX, XLS, ODS) through calamine: choose the sheet, keep native cell types, and
-//! carry merged ranges (of every format) so two-row headers and cells merged down can be read.
+//! Workbooks (XLSX, XLS, ODS) through calamine: choose the sheet, keep native cell types (with
+//! what the styles say: a legacy font, a date format that shows a time), and carry merged
+//! ranges (of every format) so two-row headers and cells merged down can be read.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 
-use calamine::{Data, DataType, Reader, Sheets, open_workbook_auto_from_rs};
-use chrono::NaiveTime;
+use calamine::{Data, DataType, Dimensions, Reader, Sheets, open_workbook_auto_from_rs};
+use chrono::{NaiveDate, NaiveTime};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
-use crate::formats::{ods_merges, xlsx_styles};
+use crate::formats::ods;
+use crate::formats::xlsx_styles::{self, CellStyle};
 use crate::layout::{Grid, GridRow, Merge};
+
+/// The styles that say something of a sheet's cells, by 0-based (row, column).
+type CellStyles = HashMap<(u32, u32), CellStyle>;
 
 /// The grid of the chosen sheet and its name.
 pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
@@ -40,7 +46,7 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
             .worksheet_range(name)
             .map_err(|e| IngestError::CorruptFile { reason: format!("sheet `{name}`: {e}") })?;
         let Some((row0, col0)) = range.start() else { continue };
-        let styles = xlsx_styles::cell_styles(bytes, name);
+        let (styles, merges) = styles_and_merges(&mut book, bytes, name);
         let rows: Vec<GridRow> = range
             .rows()
             .enumerate()
@@ -62,7 +68,7 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
         if sheet.is_none() && !holds_table(&rows) {
             continue;
         }
-        let merges = merges(&mut book, bytes, name)
+        let merges = merges
             .into_iter()
             .filter(|d| d.start.0 >= row0 && d.start.1 >= col0)
             .map(|d| Merge {
@@ -83,19 +89,27 @@ fn holds_table(rows: &[GridRow]) -> bool {
     rows.iter().position(|r| filled(r) >= 2).is_some_and(|i| rows[i + 1..].iter().any(|r| filled(r) > 0))
 }
 
-/// The merged ranges of a sheet: calamine reads them for XLSX and XLS; an ODS sheet's are read
-/// from its `content.xml`.
-fn merges(book: &mut Sheets<Cursor<&[u8]>>, bytes: &[u8], name: &str) -> Vec<calamine::Dimensions> {
+/// What calamine does not give of a sheet: the styles of its cells that say something (see
+/// `CellStyle`; XLSX and ODS), and its merged ranges, which calamine reads for XLSX and XLS and
+/// an ODS sheet's `content.xml` gives.
+fn styles_and_merges(book: &mut Sheets<Cursor<&[u8]>>, bytes: &[u8], name: &str) -> (CellStyles, Vec<Dimensions>) {
     match book {
-        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
-        Sheets::Xls(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
-        Sheets::Ods(_) => ods_merges::merges(bytes, name),
-        Sheets::Xlsb(_) => Vec::new(),
+        Sheets::Xlsx(x) => {
+            (xlsx_styles::cell_styles(bytes, name), x.merge_cells_by_sheet_name(name).unwrap_or_default())
+        }
+        Sheets::Xls(x) => (CellStyles::new(), x.merge_cells_by_sheet_name(name).unwrap_or_default()),
+        Sheets::Ods(_) => {
+            let extras = ods::sheet_extras(bytes, name);
+            (extras.styles, extras.merges)
+        }
+        Sheets::Xlsb(_) => (CellStyles::new(), Vec::new()),
     }
 }
 
 /// A cell of its native type. A date at 00:00 is a date, unless its number format shows a
-/// time (`shows_time`, known for XLSX): then it is a datetime that happens to be at midnight.
+/// time (`shows_time`, known for XLSX and ODS): then it is a datetime that happens to be at
+/// midnight. An ODS date cell at 00:00 holds the date alone (`2024-01-02`, as LibreOffice
+/// writes it whatever the cell's format), which calamine does not read as a datetime.
 fn to_cell(data: &Data, shows_time: bool) -> Cell {
     match data {
         Data::Empty | Data::Error(_) => Cell::Empty,
@@ -103,11 +117,32 @@ fn to_cell(data: &Data, shows_time: bool) -> Cell {
         Data::Int(i) => Cell::Int(*i),
         Data::Float(f) => Cell::Float(*f),
         Data::Bool(b) => Cell::Bool(*b),
-        Data::DateTime(_) | Data::DateTimeIso(_) => match data.as_datetime() {
-            Some(dt) if dt.time() == NaiveTime::MIN && !shows_time => Cell::Date(dt.date()),
-            Some(dt) => Cell::DateTime(dt),
-            None => Cell::Text(data.to_string()),
-        },
+        Data::DateTime(_) | Data::DateTimeIso(_) => {
+            let iso_date = || data.get_datetime_iso()?.parse::<NaiveDate>().ok().map(|d| d.and_time(NaiveTime::MIN));
+            match data.as_datetime().or_else(iso_date) {
+                Some(dt) if dt.time() == NaiveTime::MIN && !shows_time => Cell::Date(dt.date()),
+                Some(dt) => Cell::DateTime(dt),
+                None => Cell::Text(data.to_string()),
+            }
+        }
         Data::DurationIso(s) => Cell::Text(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_at_midnight_is_a_datetime_when_its_format_shows_a_time() {
+        let day = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        let midnight = day.and_time(NaiveTime::MIN);
+        for data in [Data::DateTimeIso("2024-01-02T00:00:00".into()), Data::DateTimeIso("2024-01-02".into())] {
+            assert_eq!(to_cell(&data, false), Cell::Date(day), "{data:?}");
+            assert_eq!(to_cell(&data, true), Cell::DateTime(midnight), "{data:?}");
+        }
+        let afternoon = Data::DateTimeIso("2024-01-02T14:30:00".into());
+        assert_eq!(to_cell(&afternoon, false), Cell::DateTime(day.and_hms_opt(14, 30, 0).unwrap()));
+        assert_eq!(to_cell(&Data::DateTimeIso("02/01/2024".into()), true), Cell::Text("02/01/2024".into()));
     }
 }

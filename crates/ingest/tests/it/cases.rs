@@ -78,10 +78,14 @@ fn merges_are_read_in_every_spreadsheet_format() {
 
 #[test]
 fn a_datetime_format_makes_midnight_a_datetime() {
-    let i = read("ho-so-tiep-nhan-luc-nua-dem.xlsx");
-    let t: Vec<FieldType> = types(&i).into_iter().map(|(_, t)| t).collect();
-    assert_eq!(t, [FieldType::String, FieldType::Datetime, FieldType::Date, FieldType::Datetime]);
-    assert_eq!(rows(&i.table)[0]["thoi_diem_tiep_nhan"], json!("2024-01-02T00:00:00"));
+    for ext in ["xlsx", "ods"] {
+        let i = read(&format!("ho-so-tiep-nhan-luc-nua-dem.{ext}"));
+        let t: Vec<FieldType> = types(&i).into_iter().map(|(_, t)| t).collect();
+        assert_eq!(t, [FieldType::String, FieldType::Datetime, FieldType::Date, FieldType::Datetime], "{ext}");
+        let first = &rows(&i.table)[0];
+        assert_eq!(first["thoi_diem_tiep_nhan"], json!("2024-01-02T00:00:00"), "{ext}");
+        assert_eq!(first["ngay_hen_tra"], json!("2024-01-12"), "{ext}");
+    }
 }
 
 #[test]
