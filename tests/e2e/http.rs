@@ -6,12 +6,14 @@ use opendata_e2e::Server;
 use serde_json::Value;
 
 const ADMIN_UNITS: &str = "/api/v1/datasets/don-vi-hanh-chinh-ha-noi";
+/// In Vietnamese dictionary order: `Đ` comes after `D` and before `E`, so `Nghĩa Đô` before
+/// `Nghĩa Tân` (in code points `Đ`, U+0110, would come after every ASCII letter).
 const CAU_GIAY_WARDS: [&str; 8] = [
     "Phường Dịch Vọng",
     "Phường Dịch Vọng Hậu",
     "Phường Mai Dịch",
-    "Phường Nghĩa Tân",
     "Phường Nghĩa Đô",
+    "Phường Nghĩa Tân",
     "Phường Quan Hoa",
     "Phường Trung Hoà",
     "Phường Yên Hoà",

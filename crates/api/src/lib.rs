@@ -6,8 +6,11 @@
 //!
 //! [`router`] builds the whole application for a state; [`openapi`] gives the spec without one.
 
+pub mod answers;
 pub mod auth;
 pub mod cache;
+pub mod conditional;
+pub mod contract;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -68,7 +71,10 @@ pub fn openapi_json() -> String {
 /// The whole application: API routes, `/openapi.json`, `/docs`, and the JSON 404.
 pub fn router(state: AppState) -> Router {
     let (api, spec) = api_router().split_for_parts();
+    let documented = std::sync::Arc::new(contract::Documented::from_spec(&spec));
     let router = api
+        .route_layer(axum::middleware::from_fn(conditional::layer))
+        .route_layer(axum::middleware::from_fn_with_state(documented, contract::layer))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .fallback(handlers::fallback)

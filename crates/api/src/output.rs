@@ -1,21 +1,20 @@
-//! Rows out in every format but the JSON envelope: CSV, NDJSON and GeoJSON streamed in
-//! bounded batches (a blocking task encodes, a small channel hands chunks to the socket, so a
-//! slow client slows the reader and memory stays bounded); Parquet and XLSX written to an
-//! unnamed temporary file on a blocking thread, then streamed from it.
-
-use std::io::{Seek, SeekFrom};
+//! Rows out in every format but the JSON envelope: streamed in bounded batches (a blocking
+//! task encodes, a small channel hands chunks to the socket, so a slow client slows the reader
+//! and memory stays bounded), or written whole to a file ([`write_answer`]) that is then
+//! served with `Content-Length` and `Range`: a version's downloads, and the `/records` answers
+//! in the formats researchers' tools read over HTTP (see `answers.rs`).
 
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use opendata_ingest::Field;
+use opendata_query::Result as QueryResult;
 use opendata_query::encode::csv::{self, CsvOptions};
 use opendata_query::encode::geojson::{self, GeoSource};
 use opendata_query::encode::{json, xlsx};
 use opendata_query::params::{MAX_XLSX_ROWS, OutputFormat, RecordsQuery};
 use opendata_query::plan::{self, Batches, Table};
-use opendata_query::{QueryError, Result as QueryResult};
 use polars::prelude::*;
 
 use crate::error::ApiError;
@@ -129,33 +128,85 @@ fn encoder(query: &RecordsQuery, fields: &[Field], out: &Output) -> Result<Encod
     })
 }
 
-/// Write the whole answer of a streamed format to `path`, through `path.tmp` renamed when
-/// complete, so a reader never sees half a file. Blocking.
-pub fn write_export(table: &Table, fields: &[Field], out: &Output, path: &std::path::Path) -> Result<(), ApiError> {
+/// The version of the encoders' output, in the names and `ETag`s of kept files: a release that
+/// writes values differently bumps it, so files and answers made by an older one are not
+/// served again.
+pub const ENCODING: u32 = 2;
+
+/// Write the answer to `query` in `out.format` (any format; JSON as a plain array of rows) to
+/// `path`, through `path.tmp` renamed when complete, so a reader never sees half a file.
+/// Returns its size. Blocking.
+pub fn write_answer(
+    table: &Table,
+    query: &RecordsQuery,
+    fields: &[Field],
+    out: &Output,
+    path: &std::path::Path,
+) -> Result<u64, ApiError> {
     use std::io::Write;
-    let query = RecordsQuery { format: out.format, ..RecordsQuery::default() };
-    let mut encoder = encoder(&query, fields, out)?;
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("export")));
-    let mut write = || -> Result<(), ApiError> {
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("answer")));
+    let io = |e: std::io::Error| ApiError::internal(format!("{}: {e}", tmp.display()));
+    let write = || -> Result<u64, ApiError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(ApiError::internal)?;
+            std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut file =
-            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(ApiError::internal)?);
-        file.write_all(&encoder.head()).map_err(ApiError::internal)?;
-        for batch in Batches::new(table.source(), &query, fields)? {
-            file.write_all(&encoder.batch(&batch?)?).map_err(ApiError::internal)?;
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(io)?);
+        match out.format {
+            OutputFormat::Parquet | OutputFormat::Xlsx => {
+                let names: Vec<String> = query.output_columns(fields).iter().map(|c| c.name.clone()).collect();
+                write_file_format(table, query, fields, &names, out, &mut file)?;
+            }
+            _ => {
+                let mut encoder = encoder(query, fields, out)?;
+                file.write_all(&encoder.head()).map_err(io)?;
+                for batch in Batches::new(table.source(), query, fields)? {
+                    file.write_all(&encoder.batch(&batch?)?).map_err(io)?;
+                }
+                file.write_all(&encoder.tail()).map_err(io)?;
+            }
         }
-        file.write_all(&encoder.tail()).map_err(ApiError::internal)?;
-        let file = file.into_inner().map_err(|e| ApiError::internal(e.into_error()))?;
-        file.sync_all().map_err(ApiError::internal)?;
-        std::fs::rename(&tmp, path).map_err(ApiError::internal)
+        let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        let bytes = file.metadata().map_err(io)?.len();
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(bytes)
     };
     let written = write();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Parquet or XLSX of every matching row, written to `file`.
+fn write_file_format<W: std::io::Write + std::io::Seek + Send>(
+    table: &Table,
+    query: &RecordsQuery,
+    fields: &[Field],
+    names: &[String],
+    out: &Output,
+    file: W,
+) -> QueryResult<()> {
+    let batches = Batches::new(table.source(), query, fields)?;
+    match out.format {
+        OutputFormat::Xlsx => {
+            let mut writer = xlsx::XlsxWriter::new(file, &out.dataset, names)?;
+            for batch in batches {
+                writer.write(&batch?)?;
+            }
+            writer.finish()?;
+        }
+        _ => {
+            let empty = plan::empty_answer(table.source(), query, fields)?;
+            let mut writer =
+                ParquetWriter::new(file).with_compression(ParquetCompression::Zstd(None)).batched(empty.schema())?;
+            for batch in batches {
+                writer.write_batch(&batch?)?;
+            }
+            writer.finish()?;
+        }
+    }
+    Ok(())
 }
 
 /// A body streamed from a blocking encoder through a bounded channel.
@@ -182,42 +233,31 @@ fn streamed(batches: Batches, mut encoder: Encoder) -> Body {
     Body::from_stream(stream)
 }
 
-/// Write every batch to an unnamed temporary file (removed when closed) and return it.
-fn to_file(
-    table: Table,
-    query: RecordsQuery,
-    fields: Vec<Field>,
-    names: Vec<String>,
-    out: Output,
-) -> QueryResult<std::fs::File> {
-    let io = |e: std::io::Error| QueryError::Engine(format!("temporary file: {e}"));
-    let mut file = tempfile::tempfile().map_err(io)?;
-    let batches = Batches::new(table.source(), &query, &fields)?;
-    match out.format {
-        OutputFormat::Xlsx => {
-            let mut writer = xlsx::XlsxWriter::new(std::io::BufWriter::new(&mut file), &out.dataset, &names)?;
-            for batch in batches {
-                writer.write(&batch?)?;
-            }
-            writer.finish()?.into_inner().map_err(|e| io(e.into_error()))?;
-        }
-        _ => {
-            let empty = plan::empty_answer(table.source(), &query, &fields)?;
-            let mut writer = ParquetWriter::new(std::io::BufWriter::new(&mut file))
-                .with_compression(ParquetCompression::Zstd(None))
-                .batched(empty.schema())?;
-            for batch in batches {
-                writer.write_batch(&batch?)?;
-            }
-            writer.finish()?;
-        }
+/// 400 when an XLSX answer without `limit` has more rows than a sheet holds.
+pub async fn check_xlsx_rows(
+    app: &crate::state::App,
+    table: &Table,
+    query: &RecordsQuery,
+    fields: &[Field],
+) -> Result<(), ApiError> {
+    if query.format != OutputFormat::Xlsx || query.limit.is_some_and(|l| l <= MAX_XLSX_ROWS) {
+        return Ok(());
     }
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    Ok(file)
+    let (t, q, f) = (table.clone(), query.clone(), fields.to_vec());
+    let rows = app.query(move || plan::total(t.source(), &q, &f)).await?;
+    if rows.saturating_sub(query.offset) > MAX_XLSX_ROWS && query.limit.is_none() {
+        return Err(ApiError::new(
+            "invalid_limit",
+            format!(
+                "{rows} rows are more than an Excel sheet holds ({MAX_XLSX_ROWS}); give `limit`, filter, or use format=csv"
+            ),
+        ));
+    }
+    Ok(())
 }
 
-/// The answer to `query` in `out.format`; JSON is a plain array of rows (the `/records`
-/// envelope is built elsewhere).
+/// A streamed answer to `query` in `out.format` (CSV, NDJSON, GeoJSON, or JSON as a plain
+/// array of rows; the `/records` envelope is built elsewhere).
 pub async fn rows_response(
     app: &crate::state::App,
     table: Table,
@@ -225,7 +265,6 @@ pub async fn rows_response(
     fields: Vec<Field>,
     out: Output,
 ) -> Result<Response, ApiError> {
-    let names: Vec<String> = query.output_columns(&fields).iter().map(|c| c.name.clone()).collect();
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(out.format.content_type())),
         (header::CONTENT_DISPOSITION, out.disposition()),
@@ -235,24 +274,7 @@ pub async fn rows_response(
             encoder(&query, &fields, &out)?
         }
         OutputFormat::Parquet | OutputFormat::Xlsx => {
-            if out.format == OutputFormat::Xlsx && query.limit.is_none_or(|l| l > MAX_XLSX_ROWS) {
-                let (t, q, f) = (table.clone(), query.clone(), fields.clone());
-                let rows = app.query(move || plan::total(t.source(), &q, &f)).await?;
-                if rows.saturating_sub(query.offset) > MAX_XLSX_ROWS && query.limit.is_none() {
-                    return Err(ApiError::new(
-                        "invalid_limit",
-                        format!(
-                            "{rows} rows are more than an Excel sheet holds ({MAX_XLSX_ROWS}); give `limit`, filter, or use format=csv"
-                        ),
-                    ));
-                }
-            }
-            let file = app.query(move || to_file(table, query, fields, names, out)).await?;
-            let length = file.metadata().map_err(ApiError::internal)?.len();
-            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
-            let mut response = (headers, Body::from_stream(stream)).into_response();
-            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            return Ok(response);
+            return Err(ApiError::internal(format!("{} answers are files (see `answers`)", out.format.name())));
         }
     };
     let batches = app.query(move || Batches::new(table.source(), &query, &fields)).await?;

@@ -25,10 +25,8 @@ pub struct App {
     /// Queries run at once: one per core. More would only share the cores and multiply the
     /// memory of answers in flight; the rest wait their turn.
     pub query_slots: Arc<tokio::sync::Semaphore>,
-    /// Whole-table downloads being written to `exports/` (see `download`), so each is written once.
-    pub exports: Arc<std::sync::Mutex<std::collections::HashSet<std::path::PathBuf>>>,
-    /// One whole-table download written at a time.
-    pub export_slot: Arc<tokio::sync::Semaphore>,
+    /// Answers built into files to be served with `Range` (`OPENDATA_ANSWER_CACHE_BYTES`).
+    pub answers: crate::answers::AnswerFiles,
     /// The version each read of rows resolved to, by (dataset, version asked for), with the
     /// catalog generation it was looked up at: a read answers without the database while
     /// nothing was published, edited or withdrawn since.
@@ -53,6 +51,7 @@ impl App {
             .map(|d| d.as_nanos().to_le_bytes().to_vec())
             .unwrap_or_default();
         Self {
+            answers: crate::answers::AnswerFiles::new(catalog.answer_dir(), crate::answers::DEFAULT_ANSWER_BYTES),
             catalog,
             admin_token: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
@@ -61,8 +60,7 @@ impl App {
             query_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
-            exports: Arc::default(),
-            export_slot: Arc::new(tokio::sync::Semaphore::new(1)),
+
             read_versions: std::sync::Mutex::default(),
         }
     }
@@ -94,6 +92,16 @@ impl App {
     ) -> Result<T, crate::error::ApiError> {
         let _slot = self.query_slots.clone().acquire_owned().await.map_err(crate::error::ApiError::internal)?;
         Ok(tokio::task::spawn_blocking(work).await??)
+    }
+
+    /// Run blocking work that is not a query (writing a file) on the blocking pool, in a query
+    /// slot.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, crate::error::ApiError> + Send + 'static,
+    ) -> Result<T, crate::error::ApiError> {
+        let _slot = self.query_slots.clone().acquire_owned().await.map_err(crate::error::ApiError::internal)?;
+        tokio::task::spawn_blocking(work).await?
     }
 
     /// Load the latest version of every dataset into memory (within the budget), so the

@@ -38,6 +38,8 @@ pub enum CatalogError {
     Diff(String),
     #[error("background task failed: {0}")]
     Join(String),
+    #[error("could not write the version's downloads: {0}")]
+    Export(String),
 }
 
 impl CatalogError {

@@ -22,7 +22,7 @@ pub use error::{CatalogError, Result};
 pub use jobs::{Job, JobError, JobOptions, JobState, NewJob, Recovery};
 pub use keys::{ApiKey, KEY_PREFIX, KeyCheck, NewKey};
 pub use model::{
-    Changes, Contact, Dataset, DatasetMetadata, DatasetQuery, LICENSES, Published, Publisher, PublisherRef, Retyped,
-    TemporalCoverage, Version,
+    Changes, Contact, Dataset, DatasetMetadata, DatasetQuery, DatasetSort, LICENSES, Published, Publisher,
+    PublisherRef, Retyped, TemporalCoverage, Version,
 };
-pub use store::{Catalog, SourceFile};
+pub use store::{Catalog, Exporter, SourceFile};

@@ -120,6 +120,8 @@ pub struct Dataset {
     pub modified_at: DateTime<Utc>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawn_reason: Option<String>,
+    /// `publisher` or `admin`; `None` for datasets withdrawn before this was recorded.
+    pub withdrawn_by: Option<String>,
     pub latest_version: Option<i64>,
 }
 
@@ -139,6 +141,8 @@ pub struct Version {
     pub schema: Vec<Field>,
     pub report: Report,
     pub changes: Changes,
+    /// Bytes of the downloads written beside the Parquet file when it was published.
+    pub exports_bytes: i64,
 }
 
 /// What changed against the previous version.
@@ -223,8 +227,37 @@ pub struct DatasetQuery {
     pub publisher: Option<String>,
     pub theme: Option<String>,
     pub keyword: Option<String>,
+    pub sort: DatasetSort,
     pub limit: usize,
     pub offset: usize,
+}
+
+/// The order of a catalog listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DatasetSort {
+    /// Best match first with `q` (the words in the title count most), else most recently
+    /// modified first.
+    #[default]
+    Relevance,
+    /// By title in Vietnamese dictionary order; `descending` reverses it.
+    Title { descending: bool },
+    /// By the last change to metadata or data; `descending` (the newest first) as `-modified`.
+    Modified { descending: bool },
+}
+
+impl DatasetSort {
+    pub const NAMES: [&'static str; 5] = ["relevance", "title", "-title", "modified", "-modified"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "relevance" => Self::Relevance,
+            "title" => Self::Title { descending: false },
+            "-title" => Self::Title { descending: true },
+            "modified" => Self::Modified { descending: false },
+            "-modified" => Self::Modified { descending: true },
+            _ => return None,
+        })
+    }
 }
 
 /// The result of publishing a file.

@@ -16,15 +16,36 @@ use sqlx::{Row, SqlStr, SqlitePool};
 
 use crate::error::{CatalogError, Result};
 use crate::jobs::JobBoard;
+use opendata_collate::Collation;
+
 use crate::model::{
-    Changes, Dataset, DatasetMetadata, DatasetQuery, Published, Publisher, PublisherRef, Version, check_slug,
+    Changes, Dataset, DatasetMetadata, DatasetQuery, DatasetSort, Published, Publisher, PublisherRef, Version,
+    check_slug,
 };
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "publishing", include_str!("../migrations/0002_publishing.sql")),
     (3, "settings", include_str!("../migrations/0003_settings.sql")),
+    (4, "withdrawn_by", include_str!("../migrations/0004_withdrawn_by.sql")),
+    (5, "exports", include_str!("../migrations/0005_exports.sql")),
 ];
+
+/// Writes a version's whole table in the download formats (CSV, JSON, XLSX…) as files beside
+/// its Parquet file, as part of publishing it: the catalog calls it after the Parquet file is
+/// written and before the version's row commits, so a version is never visible without its
+/// downloads. The API crate implements it with the query crate's encoders; the catalog only
+/// says where the files go.
+pub trait Exporter: Send + Sync + std::fmt::Debug {
+    /// Write every download of `version` (its Parquet file at `parquet`) to the path that
+    /// `path_of` gives each variant's name. Returns the bytes written. Blocking.
+    fn export(
+        &self,
+        version: &Version,
+        parquet: &Path,
+        path_of: &dyn Fn(&str) -> PathBuf,
+    ) -> std::result::Result<u64, String>;
+}
 
 /// The file a version is published from.
 #[derive(Debug, Clone)]
@@ -63,6 +84,8 @@ pub struct Catalog {
     /// Bumped after every committed change to datasets or versions, so readers may keep what
     /// they looked up while it stays the same (see [`Catalog::generation`]).
     generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Writes each new version's downloads (see [`Exporter`]); none without it.
+    exporter: Option<Arc<dyn Exporter>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -115,7 +138,14 @@ impl Catalog {
             publish_locks: Arc::default(),
             jobs: Arc::default(),
             generation: Arc::default(),
+            exporter: None,
         })
+    }
+
+    /// This catalog, writing every version it publishes from now on in the download formats.
+    pub fn with_exporter(mut self, exporter: Arc<dyn Exporter>) -> Self {
+        self.exporter = Some(exporter);
+        self
     }
 
     /// A number that changes after every committed change this process makes to datasets and
@@ -136,11 +166,17 @@ impl Catalog {
 
     /// Where a version's whole table in another format is kept once written (`variant` names
     /// the format and its options, e.g. `csv`, `csv-bom`): `exports/` beside `blobs/`, with the
-    /// blob's name. Written by the API on first download; removed with nothing else referring
+    /// blob's name. Written when the version is published (see [`Exporter`]), or by the API on
+    /// the first download of a version published before; removed with nothing else referring
     /// to them by [`Catalog::recover`] when their blob is gone.
     pub fn export_path(&self, version: &Version, variant: &str) -> PathBuf {
         let blob = std::path::Path::new(&version.blob);
         self.export_dir().join(blob.with_extension(variant))
+    }
+
+    /// Where the API keeps answers built into files for a while (see its `answers` module).
+    pub fn answer_dir(&self) -> PathBuf {
+        self.blob_dir.with_file_name("answers")
     }
 
     pub(crate) fn export_dir(&self) -> PathBuf {
@@ -254,13 +290,16 @@ impl Catalog {
         self.dataset(&meta.id).await
     }
 
-    /// Withdraw a dataset: reads answer 410 with `reason`; its versions and files are kept.
-    pub async fn withdraw_dataset(&self, id: &str, reason: &str) -> Result<Dataset> {
+    /// Withdraw a dataset: reads answer 410 with `reason` and who withdrew it (`by`:
+    /// `publisher` or `admin`); its versions and files are kept.
+    pub async fn withdraw_dataset(&self, id: &str, reason: &str, by: &str) -> Result<Dataset> {
         let updated = sqlx::query(
-            "UPDATE datasets SET withdrawn_at = ?, withdrawn_reason = ? WHERE id = ? AND withdrawn_at IS NULL",
+            "UPDATE datasets SET withdrawn_at = ?, withdrawn_reason = ?, withdrawn_by = ?
+             WHERE id = ? AND withdrawn_at IS NULL",
         )
         .bind(now().to_rfc3339())
         .bind(reason)
+        .bind(by)
         .bind(id)
         .execute(&self.pool)
         .await?
@@ -335,6 +374,7 @@ impl Catalog {
             modified_at: parse_time(row.get("modified_at")),
             withdrawn_at: row.get::<Option<String>, _>("withdrawn_at").as_deref().map(parse_time),
             withdrawn_reason: row.get("withdrawn_reason"),
+            withdrawn_by: row.get("withdrawn_by"),
             latest_version: row.get("latest_version"),
         })
     }
@@ -354,12 +394,16 @@ impl Catalog {
         let words: Vec<String> = query.q.as_deref().map(search_words).unwrap_or_default();
         let folded_eq = |a: &str, b: &str| names::fold(a) == names::fold(b);
         let mut matched = Vec::new();
+        let mut scores = HashMap::new();
         for row in &rows {
             let text: String = row.get("search_text");
             let tokens: Vec<&str> = search_words_of(&text);
             if !words.iter().all(|w| tokens.iter().any(|t| t.starts_with(w.as_str()))) {
                 continue;
             }
+            let id: String = row.get("id");
+            let title: String = row.get("title");
+            scores.insert(id, relevance(&words, &tokens, &names::fold(&title)));
             let d = Self::dataset_from_row(row)?;
             if d.withdrawn_at.is_some()
                 || query.publisher.as_ref().is_some_and(|p| &d.metadata.publisher.id != p)
@@ -370,20 +414,39 @@ impl Catalog {
             }
             matched.push(d);
         }
-        matched.sort_by(|a, b| b.modified_at.cmp(&a.modified_at).then_with(|| a.metadata.id.cmp(&b.metadata.id)));
+        let newest_first = |a: &Dataset, b: &Dataset| b.modified_at.cmp(&a.modified_at);
+        let by_id = |a: &Dataset, b: &Dataset| a.metadata.id.cmp(&b.metadata.id);
+        match query.sort {
+            DatasetSort::Relevance => matched.sort_by(|a, b| {
+                let score = |d: &Dataset| scores.get(&d.metadata.id).copied().unwrap_or(0);
+                score(b).cmp(&score(a)).then_with(|| newest_first(a, b)).then_with(|| by_id(a, b))
+            }),
+            DatasetSort::Modified { descending } => matched.sort_by(|a, b| {
+                let order = if descending { newest_first(a, b) } else { newest_first(b, a) };
+                order.then_with(|| by_id(a, b))
+            }),
+            DatasetSort::Title { descending } => {
+                matched.sort_by(|a, b| by_id(a, b));
+                Collation::Vietnamese.sort_by_key(&mut matched, |d| d.metadata.title.as_str());
+                if descending {
+                    matched.reverse();
+                }
+            }
+        }
         let total = matched.len();
         let page = matched.into_iter().skip(query.offset).take(query.limit).collect();
         Ok((total, page))
     }
 
+    /// Every publisher, by name in Vietnamese dictionary order.
     pub async fn publishers(&self) -> Result<Vec<Publisher>> {
         let rows = sqlx::query(
             "SELECT p.*, (SELECT COUNT(*) FROM datasets d WHERE d.publisher_id = p.id AND d.withdrawn_at IS NULL) AS n
-             FROM publishers p ORDER BY p.name",
+             FROM publishers p ORDER BY p.id",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
+        let mut publishers: Vec<Publisher> = rows
             .iter()
             .map(|r| Publisher {
                 id: r.get("id"),
@@ -392,7 +455,9 @@ impl Catalog {
                 homepage: r.get("homepage"),
                 dataset_count: r.get("n"),
             })
-            .collect())
+            .collect();
+        Collation::Vietnamese.sort_by_key(&mut publishers, |p| p.name.as_str());
+        Ok(publishers)
     }
 
     fn version_from_row(row: &SqliteRow) -> Result<Version> {
@@ -409,6 +474,7 @@ impl Catalog {
             schema: serde_json::from_str(row.get("schema"))?,
             report: serde_json::from_str(row.get("report"))?,
             changes: serde_json::from_str(row.get("changes"))?,
+            exports_bytes: row.get("exports_bytes"),
         })
     }
 
@@ -508,7 +574,7 @@ impl Catalog {
                 Err(e) => tracing::warn!(dataset = dataset_id, error = %e, "rows added and removed not computed"),
             }
         }
-        let version = Version {
+        let mut version = Version {
             dataset_id: dataset_id.to_string(),
             number,
             created_at: now(),
@@ -521,19 +587,48 @@ impl Catalog {
             changes,
             schema,
             report,
+            exports_bytes: 0,
         };
+        if let Some(exporter) = self.exporter.clone() {
+            let (catalog, written) = (self.clone(), version.clone());
+            let exported = tokio::task::spawn_blocking(move || {
+                exporter
+                    .export(&written, &catalog.blob_path(&written), &|variant| catalog.export_path(&written, variant))
+            })
+            .await
+            .map_err(|e| CatalogError::Join(e.to_string()))?;
+            match exported {
+                Ok(n) => version.exports_bytes = n as i64,
+                Err(e) => {
+                    self.remove_version_files(&version);
+                    return Err(CatalogError::Export(e));
+                }
+            }
+        }
         if let Err(e) = self.insert_version(&version, job).await {
-            let _ = std::fs::remove_file(self.blob_path(&version));
+            self.remove_version_files(&version);
             return Err(e);
         }
         Ok(Published::Created(version))
+    }
+
+    /// Remove a version's Parquet file and its downloads (of a version whose row did not commit).
+    fn remove_version_files(&self, version: &Version) {
+        let _ = std::fs::remove_file(self.blob_path(version));
+        let stem = Path::new(&version.blob).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = self.export_dir().join(&version.dataset_id);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&format!("{stem}.")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     async fn insert_version(&self, v: &Version, job: Option<&str>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO versions (dataset_id, number, created_at, rows, bytes, sha256, blob, source_name,
-               source_sha256, schema, report, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               source_sha256, schema, report, changes, exports_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&v.dataset_id)
         .bind(v.number)
@@ -547,6 +642,7 @@ impl Catalog {
         .bind(serde_json::to_string(&v.schema)?)
         .bind(serde_json::to_string(&v.report)?)
         .bind(serde_json::to_string(&v.changes)?)
+        .bind(v.exports_bytes)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE datasets SET modified_at = ? WHERE id = ?")
@@ -585,6 +681,24 @@ fn search_words(q: &str) -> Vec<String> {
 /// so `ha noi` finds `Hà Nội` and `hanh` finds `hành` but not `thành`.
 fn search_words_of(folded: &str) -> Vec<&str> {
     folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect()
+}
+
+/// How well a dataset that has every search word matches: a word that starts a word of the
+/// title counts 3 (4 when it is that whole word), one found only elsewhere counts 1.
+fn relevance(words: &[String], tokens: &[&str], folded_title: &str) -> u32 {
+    let title = search_words_of(folded_title);
+    words
+        .iter()
+        .map(|w| {
+            if title.iter().any(|t| t == w) {
+                4
+            } else if title.iter().any(|t| t.starts_with(w.as_str())) {
+                3
+            } else {
+                u32::from(tokens.iter().any(|t| t.starts_with(w.as_str())))
+            }
+        })
+        .sum()
 }
 
 fn search_text(meta: &DatasetMetadata) -> String {

@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// 0 reads every request from the Parquet files.
     #[arg(long, env = "OPENDATA_CACHE_BYTES", default_value_t = 512 << 20)]
     pub cache_bytes: usize,
+    /// Disk for `/records` answers in CSV, Parquet and XLSX (and downloads in other CSV
+    /// delimiters), built into files so that clients can read them by range, and kept a
+    /// quarter of an hour under their ETag; the oldest go first past this many bytes.
+    #[arg(long, env = "OPENDATA_ANSWER_CACHE_BYTES", default_value_t = opendata_api::answers::DEFAULT_ANSWER_BYTES)]
+    pub answer_cache_bytes: u64,
     /// Stop when standard input closes (how test harnesses make sure a server they started
     /// never outlives them).
     #[arg(long, hide = true)]

@@ -10,6 +10,7 @@
 //! `select` must be in `group_by`; `group_by` alone means `select=<group fields>,count(*)`. As
 //! in SQL, `sum` and `avg` of no values are null.
 
+use opendata_collate::Collation;
 use opendata_ingest::{Field, FieldType};
 use polars::prelude::*;
 
@@ -204,16 +205,63 @@ pub fn parse_group_by(value: &str, fields: &[Field]) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Marks a polars error raised by [`exact_sum`], so it is answered as the request's fault.
+pub(crate) const SUM_OVERFLOW: &str = "opendata:sum_overflow:";
+
+/// The error of an integer sum outside the 64-bit range.
+pub(crate) fn sum_overflow(alias: &str, value: &str) -> QueryError {
+    QueryError::InvalidParameter {
+        param: "select".into(),
+        message: format!(
+            "`{alias}` is {value}, beyond the range of a 64-bit integer (±9223372036854775807); filter the rows or use avg"
+        ),
+    }
+}
+
+/// The sum of an integer column, exact or an error. polars adds `Int64` with wrapping, which
+/// gives the true sum whenever that fits in 64 bits, however the partial sums overflow. The
+/// same sum in `f64` is within far less than 2⁶² of the true one (its error grows with the
+/// number of values times 2⁻⁵³), while a wrapped answer is off by 2⁶⁴: the two disagreeing by
+/// more than 2⁶² is an overflow.
+fn exact_sum(c: Expr, alias: String) -> Expr {
+    let float = c.clone().cast(DataType::Float64).sum();
+    c.sum().map_many(
+        move |columns| {
+            let (ints, floats) = (columns[0].i64()?, columns[1].f64()?);
+            for (i, f) in ints.iter().zip(floats.iter()) {
+                if let (Some(i), Some(f)) = (i, f)
+                    && ((i as f64) - f).abs() > 4.611_686_018_427_388e18
+                {
+                    polars_bail!(ComputeError: "{SUM_OVERFLOW}{alias}:{f:e}");
+                }
+            }
+            Ok(columns[0].clone())
+        },
+        &[float],
+        |_, fields| Ok(fields[0].clone()),
+    )
+}
+
 impl Aggregate {
-    pub fn expr(&self) -> Expr {
+    /// The polars aggregation; text `min`/`max` in `collation` order.
+    pub fn expr(&self, collation: Collation) -> Expr {
         let c = || col(self.field.as_deref().unwrap_or_default());
         let e = match (self.func, &self.field) {
             (AggFunc::Count, None) => len().cast(DataType::Int64),
             (AggFunc::Count, Some(_)) => c().count().cast(DataType::Int64),
             (AggFunc::CountDistinct, _) => c().drop_nulls().n_unique().cast(DataType::Int64),
             // SQL: the sum of no values is null, not 0.
+            (AggFunc::Sum, _) if self.output_type == FieldType::Integer => {
+                when(c().count().gt(lit(0))).then(exact_sum(c(), self.alias.clone())).otherwise(lit(Null {}))
+            }
             (AggFunc::Sum, _) => when(c().count().gt(lit(0))).then(c().sum()).otherwise(lit(Null {})),
             (AggFunc::Avg, _) => c().mean(),
+            (AggFunc::Min | AggFunc::Max, _) if self.output_type == FieldType::String => {
+                let options = SortMultipleOptions::default()
+                    .with_order_descending(self.func == AggFunc::Max)
+                    .with_nulls_last(true);
+                c().sort_by([crate::collate::ordered(c(), collation)], options).first()
+            }
             (AggFunc::Min, _) => c().min(),
             (AggFunc::Max, _) => c().max(),
         };

@@ -84,7 +84,14 @@ impl QueryError {
 
 impl From<polars::error::PolarsError> for QueryError {
     fn from(e: polars::error::PolarsError) -> Self {
-        Self::Engine(e.to_string())
+        let text = e.to_string();
+        if let Some(at) = text.find(crate::aggregate::SUM_OVERFLOW) {
+            let rest = &text[at + crate::aggregate::SUM_OVERFLOW.len()..];
+            let (alias, value) = rest.split_once(':').unwrap_or((rest, "?"));
+            let value = value.split(|c: char| c.is_whitespace() || c == '\'' || c == '"').next().unwrap_or(value);
+            return crate::aggregate::sum_overflow(alias, &format!("about {value}"));
+        }
+        Self::Engine(text)
     }
 }
 

@@ -13,6 +13,7 @@
 //! string fields only; `icontains` ignores case and Vietnamese diacritics.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use opendata_collate::Collation;
 use opendata_ingest::{Field, FieldType, infer};
 use polars::prelude::*;
 use unicode_normalization::UnicodeNormalization;
@@ -102,6 +103,8 @@ pub struct Filter {
     pub field_type: FieldType,
     pub op: Op,
     pub values: Vec<Value>,
+    /// The order of `gt`, `gte`, `lt` and `lte` on text.
+    pub collation: Collation,
 }
 
 /// Parse `text` as a value of `field_type`; `param` names the parameter in errors.
@@ -170,24 +173,34 @@ pub fn parse_filter(key: &str, raw_values: &[String], fields: &[Field]) -> Resul
         Op::In | Op::Notin => {
             let mut items = Vec::new();
             for raw in raw_values {
-                match serde_json::from_str::<Vec<serde_json::Value>>(raw) {
-                    Ok(array) if raw.trim_start().starts_with('[') => {
-                        for item in array {
-                            let text = match item {
-                                serde_json::Value::String(s) => s,
-                                other => other.to_string(),
-                            };
-                            items.push(parse_value(key, &text, field.field_type)?);
-                        }
+                // A value that starts with `[` is a JSON array; one that does not parse is a
+                // mistake to report, not a literal to look for (a value that itself starts with
+                // `[` is written inside an array: `["[2023] Báo cáo"]`).
+                if !raw.trim_start().starts_with('[') {
+                    items.push(parse_value(key, raw, field.field_type)?);
+                    continue;
+                }
+                let array = serde_json::from_str::<Vec<serde_json::Value>>(raw).map_err(|e| {
+                    QueryError::InvalidParameter {
+                        param: key.to_string(),
+                        message: format!(
+                            "`{raw}` is not a JSON array ({e}); write `[\"a\",\"b\"]` or repeat the parameter once per value"
+                        ),
                     }
-                    _ => items.push(parse_value(key, raw, field.field_type)?),
+                })?;
+                for item in array {
+                    let text = match item {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    items.push(parse_value(key, &text, field.field_type)?);
                 }
             }
             items
         }
         _ => raw_values.iter().map(|v| parse_value(key, v, field.field_type)).collect::<Result<_>>()?,
     };
-    Ok(Filter { field: field.name.clone(), field_type: field.field_type, op, values })
+    Ok(Filter { field: field.name.clone(), field_type: field.field_type, op, values, collation: Collation::default() })
 }
 
 impl Filter {
@@ -209,6 +222,16 @@ impl Filter {
             Op::Eq | Op::In => any(&|v| c().eq(v.expr())),
             Op::Ne => none(&|v| c().neq(v.expr()).or(c().is_null())),
             Op::Notin => none(&|v| c().neq(v.expr()).or(c().is_null())),
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte if self.field_type == FieldType::String => {
+                let k = || crate::collate::ordered(c(), self.collation);
+                let key = |v: &Value| crate::collate::ordered_lit(&text(v), self.collation);
+                match self.op {
+                    Op::Gt => any(&|v| k().gt(key(v))),
+                    Op::Gte => any(&|v| k().gt_eq(key(v))),
+                    Op::Lt => any(&|v| k().lt(key(v))),
+                    _ => any(&|v| k().lt_eq(key(v))),
+                }
+            }
             Op::Gt => any(&|v| c().gt(v.expr())),
             Op::Gte => any(&|v| c().gt_eq(v.expr())),
             Op::Lt => any(&|v| c().lt(v.expr())),
@@ -254,5 +277,14 @@ mod tests {
         assert_eq!(e.code(), "invalid_operator");
         let e = parse_filter("so__near", &["1".into()], &fields()).unwrap_err();
         assert_eq!(e.code(), "unknown_operator");
+    }
+
+    #[test]
+    fn a_broken_json_array_is_an_error_not_a_value() {
+        let e = parse_filter("ten__in", &["[\"a\",".into()], &fields()).unwrap_err();
+        assert_eq!(e.code(), "invalid_parameter");
+        assert!(e.to_string().contains("`ten__in`") && e.to_string().contains("not a JSON array"), "{e}");
+        let f = parse_filter("ten__in", &["[\"[2023] Báo cáo\"]".into(), "a".into()], &fields()).unwrap();
+        assert_eq!(f.values, vec![Value::Str("[2023] Báo cáo".into()), Value::Str("a".into())]);
     }
 }

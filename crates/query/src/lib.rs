@@ -5,6 +5,7 @@
 //! output encoders ([`encode`]). HTTP-free: the API crate extracts parameters and streams bytes.
 
 pub mod aggregate;
+pub mod collate;
 pub mod cursor;
 pub mod encode;
 pub mod error;
@@ -17,4 +18,5 @@ pub mod plan;
 mod select;
 
 pub use error::{QueryError, Result};
+pub use opendata_collate::Collation;
 pub use params::{OutputFormat, RecordsQuery};

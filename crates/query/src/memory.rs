@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use opendata_collate::Collation;
 use opendata_ingest::{Field, FieldType};
 use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
@@ -254,8 +255,8 @@ impl TextIndex {
 /// Two fields' names, as the key of their [`MemoryTable::pair_counts`].
 type FieldPair = (String, String);
 
-/// A sort, as the key of a kept row order: (field, descending) pairs.
-type SortSpec = Vec<(String, bool)>;
+/// A sort, as the key of a kept row order: (field, descending) pairs and the text order.
+type SortSpec = (Vec<(String, bool)>, Collation);
 
 /// Sorts whose row order is kept, at most (8 MB each for a million rows); past that, a
 /// sorted query sorts its matching rows.
@@ -576,17 +577,31 @@ impl MemoryTable {
         Ok(all)
     }
 
-    /// An equality filter on a text field with few values, answered from the value codes.
+    /// An equality or range filter on a text field with few values, answered from the value
+    /// codes (a range compares each distinct value once, in the filter's collation).
     fn dictionary_mask(&self, filter: &Filter) -> Option<BooleanChunked> {
-        if !matches!(filter.op, Op::Eq | Op::In) {
-            return None;
-        }
         let d = self.text.iter().find(|t| t.name == filter.field)?.dictionary.as_ref()?;
         let mut hit = vec![false; d.words.len()];
         for v in &filter.values {
             let Value::Str(s) = v else { return None };
-            if let Some(code) = d.values.get(s) {
-                hit[*code as usize] = true;
+            match filter.op {
+                Op::Eq | Op::In => {
+                    if let Some(code) = d.values.get(s) {
+                        hit[*code as usize] = true;
+                    }
+                }
+                Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+                    for (code, name) in d.names.iter().enumerate() {
+                        let order = filter.collation.compare(name, s);
+                        hit[code] |= match filter.op {
+                            Op::Gt => order.is_gt(),
+                            Op::Gte => order.is_ge(),
+                            Op::Lt => order.is_lt(),
+                            _ => order.is_le(),
+                        };
+                    }
+                }
+                _ => return None,
             }
         }
         Some(d.rows(&hit))
@@ -725,7 +740,7 @@ impl MemoryTable {
                         None => numbers.group_stats(whole.clone(), &d.codes, groups, extremes),
                     }
                 }
-                None => GroupStats::new(groups),
+                None => GroupStats::new(groups, false),
             })
             .collect();
         let present: Vec<usize> = (0..groups).filter(|g| counts[*g] > 0).collect();
@@ -738,11 +753,34 @@ impl MemoryTable {
                 ),
                 SelectItem::Aggregate(a) => {
                     let i = aggs.iter().position(|(x, _)| x.alias == a.alias).unwrap_or(0);
-                    let GroupStats { sum, n, min, max } = &acc[i];
+                    let stats = &acc[i];
+                    let GroupStats { sum, n, min, max, .. } = stats;
                     let name = PlSmallStr::from(a.alias.as_str());
                     let pick = |f: &dyn Fn(usize) -> f64| -> Vec<Option<f64>> {
                         present.iter().map(|g| (n[*g] > 0).then(|| f(*g))).collect()
                     };
+                    if stats.is_exact() && a.func != AggFunc::Avg && a.func != AggFunc::Count {
+                        let exact = |g: usize| -> Result<i64> {
+                            Ok(match a.func {
+                                AggFunc::Min => stats.exact_min[g],
+                                AggFunc::Max => stats.exact_max[g],
+                                _ => i64::try_from(stats.exact_sum[g]).map_err(|_| {
+                                    crate::aggregate::sum_overflow(&a.alias, &stats.exact_sum[g].to_string())
+                                })?,
+                            })
+                        };
+                        let ints = present
+                            .iter()
+                            .map(|g| if n[*g] > 0 { exact(*g).map(Some) } else { Ok(None) })
+                            .collect::<Result<Vec<Option<i64>>>>()?;
+                        let column = Column::new(name, ints);
+                        columns.push(match a.output_type {
+                            FieldType::Integer => column,
+                            FieldType::Float => column.cast(&DataType::Float64)?,
+                            _ => return Ok(None),
+                        });
+                        continue;
+                    }
                     let floats = match a.func {
                         AggFunc::Count if a.field.is_none() => {
                             columns.push(Column::new(name, present.iter().map(|g| counts[*g]).collect::<Vec<_>>()));
@@ -752,6 +790,7 @@ impl MemoryTable {
                             columns.push(Column::new(name, present.iter().map(|g| n[*g]).collect::<Vec<_>>()));
                             continue;
                         }
+                        AggFunc::Avg if stats.is_exact() => pick(&|g| stats.exact_sum[g] as f64 / n[g] as f64),
                         AggFunc::Avg => pick(&|g| sum[g] / n[g] as f64),
                         AggFunc::Sum => pick(&|g| sum[g]),
                         AggFunc::Min => pick(&|g| min[g]),
@@ -769,13 +808,18 @@ impl MemoryTable {
 
     /// The row order of the whole table by `sort` (nulls last, ties in file order), computed
     /// once; `None` when [`KEPT_ORDERS`] sorts are kept already.
-    pub(crate) fn kept_order(&self, sort: &[SortKey]) -> Result<Option<Arc<KeptOrder>>> {
-        self.kept_order_with(sort, Effort::Full)
+    pub(crate) fn kept_order(&self, sort: &[SortKey], collation: Collation) -> Result<Option<Arc<KeptOrder>>> {
+        self.kept_order_with(sort, collation, Effort::Full)
     }
 
     /// [`MemoryTable::kept_order`]; with [`Effort::Quick`], only one made before.
-    fn kept_order_with(&self, sort: &[SortKey], effort: Effort) -> Result<Option<Arc<KeptOrder>>> {
-        let key: SortSpec = sort.iter().map(|s| (s.field.clone(), s.descending)).collect();
+    fn kept_order_with(
+        &self,
+        sort: &[SortKey],
+        collation: Collation,
+        effort: Effort,
+    ) -> Result<Option<Arc<KeptOrder>>> {
+        let key: SortSpec = (sort.iter().map(|s| (s.field.clone(), s.descending)).collect(), collation);
         let lock = || self.orders.lock().map_err(|_| QueryError::Engine("poisoned lock".into()));
         if let Some(o) = lock()?.get(&key) {
             return Ok(Some(o.clone()));
@@ -788,7 +832,28 @@ impl MemoryTable {
             .with_order_descending_multi(sort.iter().map(|s| s.descending).collect::<Vec<_>>())
             .with_nulls_last(true)
             .with_maintain_order(true);
-        let indexed = self.decoder.decode(self.frame.select(by.clone())?)?.with_row_index("__i".into(), None)?;
+        // Each sort field as something polars orders as `collation` does: a coded text field
+        // as its values' ranks (one collation key per distinct value, not per row), another
+        // text field as its rows' keys, other fields as they are.
+        let mut columns = Vec::with_capacity(by.len() + 1);
+        for name in &by {
+            let dictionary = self.text.iter().find(|t| t.name == name.as_str()).and_then(|t| t.dictionary.as_ref());
+            let column = match dictionary {
+                Some(d) => {
+                    let ranks = collation.ranks(&d.names);
+                    let ranked: UInt32Chunked =
+                        d.codes.iter().map(|c| ranks.get(*c as usize).copied()).collect_ca(name.clone());
+                    ranked.into_column()
+                }
+                None => {
+                    let decoded = self.decoder.decode(self.frame.select([name.clone()])?)?;
+                    let column = decoded.column(name)?.clone();
+                    crate::collate::keys(column, collation)?
+                }
+            };
+            columns.push(column);
+        }
+        let indexed = DataFrame::new_infer_height(columns)?.with_row_index("__i".into(), None)?;
         let sorted = indexed.sort(by, options)?;
         let order = sorted.column("__i")?.idx()?.rechunk().into_owned();
         let mut ranks = vec![0 as IdxSize; order.len()];
@@ -801,8 +866,14 @@ impl MemoryTable {
     }
 
     /// Rows `offset..offset + limit` of the whole table in `sort` order, when it is kept.
-    pub(crate) fn sorted_slice(&self, sort: &[SortKey], offset: usize, limit: usize) -> Result<Option<DataFrame>> {
-        let Some(kept) = self.kept_order(sort)? else { return Ok(None) };
+    pub(crate) fn sorted_slice(
+        &self,
+        sort: &[SortKey],
+        collation: Collation,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Option<DataFrame>> {
+        let Some(kept) = self.kept_order(sort, collation)? else { return Ok(None) };
         let take = kept.order.slice(offset as i64, limit);
         Ok(Some(self.decoder.decode(self.frame.take(&take)?)?))
     }
@@ -901,7 +972,7 @@ impl MemoryTable {
             let rows = if query.sort.is_empty() {
                 let start = offset.min(height);
                 (start as u32..start.saturating_add(limit).min(height) as u32).collect()
-            } else if let Some(kept) = self.kept_order_with(&query.sort, effort)? {
+            } else if let Some(kept) = self.kept_order_with(&query.sort, query.collation, effort)? {
                 kept.slice(offset, limit)
             } else {
                 return Ok(None);
@@ -918,7 +989,7 @@ impl MemoryTable {
         let Some(matched) = self.matching_rows(query, fields, effort)? else { return Ok(None) };
         let rows = if query.sort.is_empty() {
             matched.slice(offset, limit)
-        } else if let Some(kept) = self.kept_order_with(&query.sort, effort)? {
+        } else if let Some(kept) = self.kept_order_with(&query.sort, query.collation, effort)? {
             kept.top(&matched, offset, limit)
         } else {
             return Ok(None);
@@ -957,7 +1028,7 @@ impl MemoryTable {
                 None => wanted.push((filter.field.as_str(), d, hit)),
             }
         }
-        let Some(kept) = self.kept_order_with(&query.sort, effort)? else {
+        let Some(kept) = self.kept_order_with(&query.sort, query.collation, effort)? else {
             return Ok(if effort == Effort::Quick { Placed::Later } else { Placed::Never });
         };
         let total = match wanted.as_slice() {

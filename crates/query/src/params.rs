@@ -15,6 +15,7 @@
 //! anything else                     a field filter, see `filter`
 //! ```
 
+use opendata_collate::Collation;
 use opendata_ingest::{Field, FieldType};
 use polars::prelude::*;
 
@@ -36,8 +37,9 @@ pub const DEFAULT_FACET_SIZE: usize = 10;
 pub const MAX_FACET_SIZE: usize = 1000;
 
 /// Parameter names that are not field filters.
-pub const RESERVED: [&str; 15] = [
+pub const RESERVED: [&str; 16] = [
     "sort",
+    "collation",
     "select",
     "group_by",
     "where",
@@ -180,6 +182,8 @@ pub struct RecordsQuery {
     pub limit: Option<usize>,
     pub offset: usize,
     pub format: OutputFormat,
+    /// How text is ordered: `sort`, group order, facet ties, text `min`/`max`, text ranges.
+    pub collation: Collation,
 }
 
 /// An output column: a field, a group field or an aggregate.
@@ -289,6 +293,15 @@ pub fn parse_records(
         select = aggregate::parse_select(&format!("{},count(*)", group_by.join(",")), &group_by, fields)?;
     }
     let aggregating = select.iter().any(|i| matches!(i, SelectItem::Aggregate(_)));
+    let collation = match single(pairs, "collation")? {
+        None => Collation::default(),
+        Some(c) => Collation::parse(c).ok_or_else(|| QueryError::InvalidParameter {
+            param: "collation".into(),
+            message: format!(
+                "`{c}` is not a collation; use `vi` (Vietnamese dictionary order, the default) or `codepoint`"
+            ),
+        })?,
+    };
     let sort = match single(pairs, "sort")? {
         Some(v) => {
             let names: Vec<String> = if aggregating {
@@ -314,10 +327,16 @@ pub fn parse_records(
                         })
                     }
                 })
-                .collect::<Result<_>>()?
+                .collect::<Result<Vec<SortKey>>>()?
         }
         None => Vec::new(),
     };
+    if let Some(twice) = sort.iter().enumerate().find(|(i, k)| sort[..*i].iter().any(|e| e.field == k.field)) {
+        return Err(QueryError::InvalidParameter {
+            param: "sort".into(),
+            message: format!("`{}` is given twice; sort by a field once, ascending or descending (`-`)", twice.1.field),
+        });
+    }
     let search =
         single(pairs, "q")?.map(|q| fold_text(q).split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     let where_ = match single(pairs, "where")? {
@@ -328,7 +347,11 @@ pub fn parse_records(
                 message: e.message,
                 valid_fields: None,
             })?;
-            Some(Where { source: source.to_string(), expr: crate::expr::compile(&ast, fields)?, fields: ast.fields() })
+            Some(Where {
+                source: source.to_string(),
+                expr: crate::expr::compile(&ast, fields, collation)?,
+                fields: ast.fields(),
+            })
         }
         None => None,
     };
@@ -377,8 +400,24 @@ pub fn parse_records(
             None => grouped.push((k.clone(), vec![v.clone()])),
         }
     }
-    let filters = grouped.iter().map(|(k, vs)| filter::parse_filter(k, vs, fields)).collect::<Result<_>>()?;
-    Ok(RecordsQuery { filters, search, where_, sort, select, group_by, facets, facet_size, limit, offset, format })
+    let filters = grouped
+        .iter()
+        .map(|(k, vs)| filter::parse_filter(k, vs, fields).map(|f| Filter { collation, ..f }))
+        .collect::<Result<_>>()?;
+    Ok(RecordsQuery {
+        filters,
+        search,
+        where_,
+        sort,
+        select,
+        group_by,
+        facets,
+        facet_size,
+        limit,
+        offset,
+        format,
+        collation,
+    })
 }
 
 impl RecordsQuery {

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use opendata_collate::Collation;
 use opendata_ingest::Field;
 use polars::prelude::*;
 
@@ -135,12 +136,13 @@ fn sorted(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
     }
     let by: Vec<Expr> = query.sort.iter().map(|s| col(s.field.as_str())).collect();
     let desc: Vec<bool> = query.sort.iter().map(|s| s.descending).collect();
-    sort_by(lf, by, desc)
+    sort_by(lf, by, desc, query.collation)
 }
 
-fn sort_by(lf: LazyFrame, by: Vec<Expr>, desc: Vec<bool>) -> LazyFrame {
+/// Sort by `by` (text in `collation` order), nulls last, ties in their order.
+fn sort_by(lf: LazyFrame, by: Vec<Expr>, desc: Vec<bool>, collation: Collation) -> LazyFrame {
     lf.sort_by_exprs(
-        by,
+        by.into_iter().map(|e| crate::collate::ordered(e, collation)).collect::<Vec<_>>(),
         SortMultipleOptions::default()
             .with_order_descending_multi(desc)
             .with_nulls_last(true)
@@ -161,7 +163,7 @@ fn aggregated(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
         .select
         .iter()
         .filter_map(|i| match i {
-            SelectItem::Aggregate(a) => Some(a.expr()),
+            SelectItem::Aggregate(a) => Some(a.expr(query.collation)),
             SelectItem::Field(_) => None,
         })
         .collect();
@@ -173,7 +175,7 @@ fn aggregated(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
     let grouped = lf.group_by(keys).agg(aggs).select(order);
     if query.sort.is_empty() {
         let by = query.group_by.iter().map(|g| col(g.as_str())).collect();
-        sort_by(grouped, by, vec![false; query.group_by.len()])
+        sort_by(grouped, by, vec![false; query.group_by.len()], query.collation)
     } else {
         sorted(grouped, query)
     }
@@ -188,7 +190,7 @@ fn shaped(lf: LazyFrame, query: &RecordsQuery) -> LazyFrame {
 pub(crate) fn sort_groups(groups: DataFrame, query: &RecordsQuery) -> Result<DataFrame> {
     Ok(if query.sort.is_empty() {
         let by = query.group_by.iter().map(|g| col(g.as_str())).collect();
-        sort_by(groups.lazy(), by, vec![false; query.group_by.len()]).collect()?
+        sort_by(groups.lazy(), by, vec![false; query.group_by.len()], query.collation).collect()?
     } else {
         sorted(groups.lazy(), query).collect()?
     })
@@ -290,7 +292,7 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
             if whole_table
                 && !query.sort.is_empty()
                 && !query.aggregating()
-                && let Some(rows) = table.sorted_slice(&query.sort, offset, limit)? =>
+                && let Some(rows) = table.sorted_slice(&query.sort, query.collation, offset, limit)? =>
         {
             // A page of the whole table in a kept order: no sort per request.
             (table.height(), rows.lazy().select(projection(query, fields)).collect()?)
@@ -360,7 +362,7 @@ pub fn page(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) -> Resul
     let facets = query
         .facets
         .iter()
-        .map(|f| Ok((f.clone(), facet(facet_rows(f)?, f, query.facet_size)?)))
+        .map(|f| Ok((f.clone(), facet(facet_rows(f)?, f, query.facet_size, query.collation)?)))
         .collect::<Result<_>>()?;
     Ok(Page { total, frame, facets })
 }
@@ -392,11 +394,12 @@ pub fn empty_answer(source: Source<'_>, query: &RecordsQuery, fields: &[Field]) 
     Ok(if query.aggregating() { shaped.collect()? } else { shaped.select(projection(query, fields)).collect()? })
 }
 
-/// The `size` most frequent values of `field` (nulls included) with their counts; ties by value.
-pub fn facet(lf: LazyFrame, field: &str, size: usize) -> Result<DataFrame> {
+/// The `size` most frequent values of `field` (nulls included) with their counts; ties by value
+/// (text in `collation` order).
+pub fn facet(lf: LazyFrame, field: &str, size: usize, collation: Collation) -> Result<DataFrame> {
     // An inner name for the count: the table may have a field called `count`.
     let counted = lf.group_by([col(field)]).agg([len().cast(DataType::Int64).alias("__opendata_count")]);
-    Ok(sort_by(counted, vec![col("__opendata_count"), col(field)], vec![true, false])
+    Ok(sort_by(counted, vec![col("__opendata_count"), col(field)], vec![true, false], collation)
         .limit(size as IdxSize)
         .select([col(field).alias("value"), col("__opendata_count").alias("count")])
         .collect()?)

@@ -273,7 +273,7 @@ impl Numbers {
         codes: &[u32],
         groups: usize,
     ) -> GroupStats {
-        let mut s = GroupStats::new(groups);
+        let mut s = GroupStats::new(groups, !FLOAT);
         let last = groups - 1;
         for r in rows {
             if let Some(valid) = &self.valid
@@ -282,13 +282,21 @@ impl Numbers {
                 continue;
             }
             let k = self.keys[r];
-            let v = if FLOAT { unordered(k) } else { k as f64 };
             let g = (codes[r] as usize).min(last);
-            s.sum[g] += v;
             s.n[g] += 1;
-            if EXTREMES {
-                s.min[g] = s.min[g].min(v);
-                s.max[g] = s.max[g].max(v);
+            if FLOAT {
+                let v = unordered(k);
+                s.sum[g] += v;
+                if EXTREMES {
+                    s.min[g] = s.min[g].min(v);
+                    s.max[g] = s.max[g].max(v);
+                }
+            } else {
+                s.exact_sum[g] += i128::from(k);
+                if EXTREMES {
+                    s.exact_min[g] = s.exact_min[g].min(k);
+                    s.exact_max[g] = s.exact_max[g].max(k);
+                }
             }
         }
         s
@@ -315,21 +323,37 @@ impl Numbers {
 }
 
 /// Per group: the sum, count, min and max of a field's non-null values.
+///
+/// Integer fields are summed in `i128` and keep their extremes as `i64`: an `f64` holds
+/// integers exactly only up to 2⁵³, and a sum of amounts in đồng passes that.
 pub(crate) struct GroupStats {
-    pub(crate) sum: Vec<f64>,
     pub(crate) n: Vec<i64>,
+    /// Float fields.
+    pub(crate) sum: Vec<f64>,
     pub(crate) min: Vec<f64>,
     pub(crate) max: Vec<f64>,
+    /// Integer fields (and dates, booleans).
+    pub(crate) exact_sum: Vec<i128>,
+    pub(crate) exact_min: Vec<i64>,
+    pub(crate) exact_max: Vec<i64>,
 }
 
 impl GroupStats {
-    pub(crate) fn new(groups: usize) -> Self {
+    pub(crate) fn new(groups: usize, exact: bool) -> Self {
+        let (floats, exacts) = if exact { (0, groups) } else { (groups, 0) };
         Self {
-            sum: vec![0.0; groups],
             n: vec![0; groups],
-            min: vec![f64::INFINITY; groups],
-            max: vec![f64::NEG_INFINITY; groups],
+            sum: vec![0.0; floats],
+            min: vec![f64::INFINITY; floats],
+            max: vec![f64::NEG_INFINITY; floats],
+            exact_sum: vec![0; exacts],
+            exact_min: vec![i64::MAX; exacts],
+            exact_max: vec![i64::MIN; exacts],
         }
+    }
+
+    pub(crate) fn is_exact(&self) -> bool {
+        !self.exact_sum.is_empty()
     }
 }
 

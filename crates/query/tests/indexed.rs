@@ -39,6 +39,7 @@ fn fixture() -> &'static Fixture {
         let mut ngay = Vec::new();
         let mut co = Vec::new();
         let mut luc = Vec::new();
+        let mut lon = Vec::new();
         for _ in 0..ROWS {
             ten.push((next(10) > 0).then(|| NAMES[next(5) as usize].to_string()));
             quan.push((next(20) > 0).then(|| format!("Quận {}", next(30))));
@@ -47,9 +48,12 @@ fn fixture() -> &'static Fixture {
             ngay.push((next(8) > 0).then(|| 19_000 + next(400) as i32));
             co.push((next(4) > 0).then(|| next(2) == 1));
             luc.push((next(8) > 0).then(|| 1_700_000_000_000_000 + next(1000) as i64 * 3_600_000_000));
+            // Around 2⁵⁰: a group's sum passes 2⁵³, where an f64 no longer holds every integer.
+            lon.push((next(8) > 0).then(|| (1i64 << 50) + next(1000) as i64 * 7 + 1));
         }
         let mut frame = df!(
             "ten" => ten, "quan" => quan, "so" => so, "tien" => tien, "ngay" => ngay, "co" => co, "luc" => luc,
+            "lon" => lon,
         )
         .and_then(|df| {
             df.lazy()
@@ -76,6 +80,7 @@ fn fixture() -> &'static Fixture {
             Field::new("ngay", FieldType::Date),
             Field::new("co", FieldType::Boolean),
             Field::new("luc", FieldType::Datetime),
+            Field::new("lon", FieldType::Integer),
         ];
         let table = MemoryTable::load(&path, &fields).expect("loaded");
         Fixture { _dir: dir, path, table, fields }
@@ -113,6 +118,13 @@ fn filter() -> impl Strategy<Value = (String, String)> {
             ("where", "quan in ('Quận 1', 'Quận 2') or so > 15"),
             ("where", "ten like '%giấy%' and not co"),
             ("where", "true"),
+            // Text ranges, in the query's collation (Đ comes after C and before H in Vietnamese,
+            // after H in code points).
+            ("ten__gt", "Đ"),
+            ("ten__lte", "Đất đai"),
+            ("quan__gte", "Quận 2"),
+            ("where", "ten >= 'Đ' and ten < 'H'"),
+            ("where", "ten between 'Chứng' and 'Hộ' or quan > 'Quận 7'"),
         ])
         .prop_map(|(k, v)| (k.to_string(), v.to_string())),
         (prop::sample::select(vec!["__gte", "__lt"]), 0..1000i64).prop_map(|(op, h)| {
@@ -143,16 +155,23 @@ fn query() -> impl Strategy<Value = Vec<(String, String)>> {
         "tien",
         "-quan,so",
         "ten",
+        "-ten,quan",
     ]));
+    let collation = prop::option::of(prop::sample::select(vec!["vi", "codepoint"]));
     let group = prop::option::of(prop::sample::select(vec![
         ("quan", "quan,count(*),sum(so),avg(tien),min(so),max(tien)"),
         ("ten", "ten,count(so)"),
+        ("quan", "quan,sum(lon),min(lon),max(lon),avg(lon)"),
+        ("ten", "ten,sum(lon),min(quan),max(quan)"),
     ]));
     let select = prop::option::of(prop::sample::select(vec!["so,ten,ngay", "luc,quan", "tien"]));
     let facet = prop::option::of(prop::sample::select(vec!["quan", "ten", "co"]));
-    (prop::collection::vec(filter(), 0..4), search, sort, group, select, facet, 0..60usize, 1..50usize).prop_map(
-        |(filters, search, sort, group, select, facet, offset, limit)| {
+    (prop::collection::vec(filter(), 0..4), search, sort, group, select, facet, collation, 0..60usize, 1..50usize)
+        .prop_map(|(filters, search, sort, group, select, facet, collation, offset, limit)| {
             let mut pairs = filters;
+            if let Some(c) = collation {
+                pairs.push(("collation".into(), c.into()));
+            }
             // `where` and `isnull` are given once.
             let mut seen = std::collections::HashSet::new();
             pairs.retain(|(k, _)| !(k == "where" || k.ends_with("__isnull")) || seen.insert(k.clone()));
@@ -179,8 +198,7 @@ fn query() -> impl Strategy<Value = Vec<(String, String)>> {
             }
             pairs.push(("limit".into(), limit.to_string()));
             pairs
-        },
-    )
+        })
 }
 
 /// Equal frames, floats within a relative 1e-9 (sums in another order may differ in the last

@@ -107,7 +107,7 @@ fn check(src: &str) {
     match parse(src) {
         Ok(ast) => {
             // What compiles must also run: a runtime error would be a 500.
-            if let Ok(expr) = compile(&ast, &fields()) {
+            if let Ok(expr) = compile(&ast, &fields(), Default::default()) {
                 let run = frame().lazy().filter(expr).collect();
                 assert!(run.is_ok(), "{src:?} compiled but failed to run: {:?}", run.err());
             }

@@ -66,10 +66,23 @@ impl ApiError {
             .with_details(serde_json::json!({ "dataset": id }))
     }
 
-    pub fn withdrawn(id: &str, reason: Option<&str>) -> Self {
-        Self::new(
-            "dataset_withdrawn",
-            format!("dataset `{id}` was withdrawn by its publisher: {}", reason.unwrap_or("no reason given")),
+    /// 410 for a withdrawn dataset: the message and `details` say when, by whom, and why.
+    pub fn withdrawn(dataset: &opendata_catalog::Dataset) -> Self {
+        let id = &dataset.metadata.id;
+        let reason = dataset.withdrawn_reason.as_deref().unwrap_or("no reason given");
+        let who = match dataset.withdrawn_by.as_deref() {
+            Some("admin") => "the platform's administrator",
+            Some("publisher") => "its publisher",
+            _ => "its publisher or the administrator",
+        };
+        Self::new("dataset_withdrawn", format!("dataset `{id}` was withdrawn by {who}: {reason}")).with_details(
+            serde_json::json!({
+                "dataset": id,
+                "reason": dataset.withdrawn_reason,
+                "withdrawn_by": dataset.withdrawn_by,
+                "withdrawn_at": dataset.withdrawn_at,
+                "publisher": dataset.metadata.publisher.id,
+            }),
         )
     }
 

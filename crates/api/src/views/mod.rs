@@ -113,6 +113,9 @@ pub struct VersionView {
     pub rows: i64,
     /// Size of the Parquet file in bytes.
     pub bytes: i64,
+    /// Disk taken by the version's downloads in the other formats (CSV, NDJSON, JSON, XLSX…),
+    /// written when it was published, in bytes.
+    pub exports_bytes: i64,
     /// sha256 of the Parquet file, hex: cite it with the version number.
     pub sha256: String,
     /// The file the agency published.
@@ -139,6 +142,7 @@ impl From<&Version> for VersionView {
             created_at: v.created_at,
             rows: v.rows,
             bytes: v.bytes,
+            exports_bytes: v.exports_bytes,
             sha256: v.sha256.clone(),
             source_name: v.source_name.clone(),
             changes: ChangesView {

@@ -112,6 +112,47 @@ impl TestApp {
         self
     }
 
+    /// Publish `csv` as a new dataset `id` (of a publisher `so-thu-nghiem`).
+    pub async fn with_csv(self, id: &str, title: &str, csv: &str) -> Self {
+        let meta: DatasetMetadata = serde_json::from_value(serde_json::json!({
+            "id": id, "title": title, "license": "CC0-1.0",
+            "publisher": {"id": "so-thu-nghiem", "name": "Sở Thử nghiệm"}
+        }))
+        .unwrap();
+        self.catalog.upsert_dataset(&meta).await.unwrap();
+        let bytes = csv.as_bytes().to_vec();
+        let source = SourceFile::from_bytes(Some("data.csv"), &bytes);
+        let ingested = tokio::task::spawn_blocking(move || {
+            opendata_ingest::ingest(&bytes, Some("data.csv"), &Default::default()).unwrap()
+        })
+        .await
+        .unwrap();
+        self.catalog.publish(id, ingested, source).await.unwrap();
+        self
+    }
+
+    /// A GET with `headers`: the status, the answer's headers and its body.
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        self.request("GET", uri, headers).await
+    }
+
+    /// Any bodiless request with `headers`: the status, the answer's headers and its body.
+    pub async fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = self.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, headers, body)
+    }
+
     pub async fn get(&self, uri: &str) -> (StatusCode, Vec<u8>) {
         let response = self.router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         let status = response.status();

@@ -1,5 +1,6 @@
 //! Integration tests of the API crate: the router through `tower::ServiceExt::oneshot`, no port.
 
+mod contract;
 mod helpers;
 mod openapi;
 mod publishing;

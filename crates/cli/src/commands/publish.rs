@@ -33,7 +33,8 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     let _lock = super::lock_data_dir(&args.store.data_dir)?;
     let catalog = Catalog::open(&args.store.data_dir, args.store.database_url.as_deref())
         .await
-        .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?;
+        .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?
+        .with_exporter(std::sync::Arc::new(opendata_api::answers::VersionExports));
     let folders = dataset_folders(&args.dir)?;
     if folders.is_empty() {
         bail!("no dataset folder (with a {METADATA}) in {}", args.dir.display());

@@ -10,7 +10,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _lock = super::lock_data_dir(&args.store.data_dir)?;
     let catalog = Catalog::open(&args.store.data_dir, args.store.database_url.as_deref())
         .await
-        .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?;
+        .with_context(|| format!("cannot open the catalog in {}", args.store.data_dir.display()))?
+        .with_exporter(std::sync::Arc::new(opendata_api::answers::VersionExports));
     let recovery = catalog.recover().await.context("cannot recover from the last stop")?;
     if recovery.jobs_failed + recovery.files_removed > 0 {
         tracing::warn!(?recovery, "recovered from an interrupted run");
@@ -23,6 +24,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     app.admin_token = admin_token.as_deref().map(opendata_api::auth::AdminToken::new);
     app.max_upload_bytes = args.max_upload_bytes;
     app.tables = opendata_api::cache::TableCache::new(args.cache_bytes);
+    app.answers = opendata_api::answers::AnswerFiles::new(catalog.answer_dir(), args.answer_cache_bytes);
     let state = AppState::new(app);
     tokio::spawn({
         let state = state.clone();

@@ -1,10 +1,12 @@
 //! Type-check a `where=` AST against the dataset's fields and compile it to a polars predicate.
 
+use opendata_collate::Collation;
 use opendata_ingest::{Field, FieldType};
 use polars::prelude::{Expr, col, lit};
 use unicode_normalization::UnicodeNormalization;
 
 use super::parse::{Ast, CmpOp, Literal, Operand};
+use crate::collate::ordered;
 use crate::error::{QueryError, Result};
 use crate::filter::{Value, parse_value};
 use crate::fold::{fold_expr, fold_text};
@@ -80,8 +82,18 @@ fn numeric(t: FieldType) -> bool {
     matches!(t, FieldType::Integer | FieldType::Float)
 }
 
-/// Two operands made comparable: each side's expression.
-fn pair(left: &Operand, right: &Operand, fields: &[Field]) -> Result<(Expr, Expr)> {
+/// Two operands made comparable: each side's expression, and whether they are text.
+fn pair(left: &Operand, right: &Operand, fields: &[Field]) -> Result<(Expr, Expr, bool)> {
+    let text = |o: &Operand| match o {
+        Operand::Field { name, pos } => field(fields, name, *pos).is_ok_and(|f| f.field_type == FieldType::String),
+        Operand::Literal { value, .. } => matches!(value, Literal::Text(_)),
+    };
+    let is_text = text(left) && text(right);
+    let (a, b) = pair_exprs(left, right, fields)?;
+    Ok((a, b, is_text))
+}
+
+fn pair_exprs(left: &Operand, right: &Operand, fields: &[Field]) -> Result<(Expr, Expr)> {
     match (left, right) {
         (Operand::Field { name: a, pos: pa }, Operand::Field { name: b, pos: pb }) => {
             let (fa, fb) = (field(fields, a, *pa)?, field(fields, b, *pb)?);
@@ -110,7 +122,13 @@ fn pair(left: &Operand, right: &Operand, fields: &[Field]) -> Result<(Expr, Expr
     }
 }
 
-fn compare(a: Expr, op: CmpOp, b: Expr) -> Expr {
+/// `a op b`; text ordered by `collation` when `text`.
+fn compare(a: Expr, op: CmpOp, b: Expr, text: bool, collation: Collation) -> Expr {
+    let (a, b) = match op {
+        CmpOp::Eq | CmpOp::Ne => (a, b),
+        _ if text => (ordered(a, collation), ordered(b, collation)),
+        _ => (a, b),
+    };
     match op {
         CmpOp::Eq => a.eq(b),
         CmpOp::Ne => a.neq(b),
@@ -188,19 +206,20 @@ fn negate(e: Expr, negated: bool) -> Expr {
 }
 
 /// Check `ast` against `fields` and build its predicate.
-pub fn compile(ast: &Ast, fields: &[Field]) -> Result<Expr> {
+/// The polars predicate of a `where` expression; text comparisons in `collation` order.
+pub fn compile(ast: &Ast, fields: &[Field], collation: Collation) -> Result<Expr> {
     Ok(match ast {
         Ast::Or(..) | Ast::And(..) => {
             let and = matches!(ast, Ast::And(..));
             let mut operands = Vec::new();
             chain(ast, and, &mut operands);
-            let exprs = operands.into_iter().map(|a| compile(a, fields)).collect::<Result<Vec<_>>>()?;
+            let exprs = operands.into_iter().map(|a| compile(a, fields, collation)).collect::<Result<Vec<_>>>()?;
             balanced(exprs, and).unwrap_or_else(|| lit(and))
         }
-        Ast::Not(a) => compile(a, fields)?.not(),
+        Ast::Not(a) => compile(a, fields, collation)?.not(),
         Ast::Compare { left, op, right } => {
-            let (a, b) = pair(left, right, fields)?;
-            compare(a, *op, b)
+            let (a, b, text) = pair(left, right, fields)?;
+            compare(a, *op, b, text, collation)
         }
         Ast::In { operand, list, negated } => {
             let mut eqs = Vec::with_capacity(list.len());
@@ -208,15 +227,16 @@ pub fn compile(ast: &Ast, fields: &[Field]) -> Result<Expr> {
                 if let Operand::Literal { value: Literal::Null, pos } = item {
                     return Err(error(*pos, "null in an `in` list never matches; write `… or x is null`".into()));
                 }
-                let (a, b) = pair(operand, item, fields)?;
+                let (a, b, _) = pair(operand, item, fields)?;
                 eqs.push(a.eq(b));
             }
             negate(balanced(eqs, false).unwrap_or_else(|| lit(false)), *negated)
         }
         Ast::Between { operand, low, high, negated } => {
-            let (a, lo) = pair(operand, low, fields)?;
-            let (_, hi) = pair(operand, high, fields)?;
-            negate(a.clone().gt_eq(lo).and(a.lt_eq(hi)), *negated)
+            let (a, lo, text) = pair(operand, low, fields)?;
+            let (_, hi, _) = pair(operand, high, fields)?;
+            let at_least = compare(a.clone(), CmpOp::Gte, lo, text, collation);
+            negate(at_least.and(compare(a, CmpOp::Lte, hi, text, collation)), *negated)
         }
         Ast::Like { operand, pattern, insensitive, negated } => {
             let f = text_field(operand, fields, if *insensitive { "ilike" } else { "like" })?;
@@ -277,7 +297,7 @@ mod tests {
     }
 
     fn check(src: &str) -> Result<Expr> {
-        compile(&parse(src).map_err(|e| error(e.position, e.message))?, &fields())
+        compile(&parse(src).map_err(|e| error(e.position, e.message))?, &fields(), Collation::default())
     }
 
     #[test]

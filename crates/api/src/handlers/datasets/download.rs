@@ -1,25 +1,24 @@
-//! `GET /api/v1/datasets/{id}/download`: the whole table, as Parquet (the stored file, with
-//! `ETag`, `Range` and `Content-Length`), or streamed CSV, NDJSON, JSON or GeoJSON, or XLSX.
+//! `GET /api/v1/datasets/{id}/download`: the whole table as a file, with `ETag`, `Range` and
+//! `Content-Length`: Parquet (the stored file), or CSV, NDJSON, JSON, GeoJSON and XLSX
+//! (written when the version was published; other CSV delimiters built on request and kept a
+//! while, see `answers.rs`).
 
-use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opendata_ingest::Field;
 use opendata_query::encode::csv::CsvOptions;
-use opendata_query::params::{OutputFormat, RecordsQuery};
+use opendata_query::params::{MAX_XLSX_ROWS, OutputFormat, RecordsQuery};
 use opendata_query::plan::Table;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 use utoipa::IntoParams;
 
 use super::readable_version;
 use super::records::{if_none_match, take_bom, take_delimiter};
+use crate::answers::{export_variant, serve_file};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, QueryPairs};
-use crate::output::{Output, rows_response, write_export};
+use crate::output::{ENCODING, Output, write_answer};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,13 +49,13 @@ const FORMATS: [OutputFormat; 6] = [
 
 /// Download a dataset
 ///
-/// The whole table of the latest version (or of `version`). Parquet is the stored file itself
-/// (typed, compressed; read it with pandas, polars, DuckDB or R), with `ETag`, `Range` and
-/// `Content-Length`. CSV, NDJSON, JSON and GeoJSON are streamed the first time a version is
-/// downloaded in that format and kept as a file meanwhile; later downloads are that file, with
-/// `Content-Length` and `Range` (resume with `If-Range`). CSV with `delimiter` other than `,`
-/// is streamed every time. XLSX is one sheet. Every answer has an `ETag` and a file name
-/// `{id}-v{version}.{format}`.
+/// The whole table of the latest version (or of `version`), as a file: `Content-Length`,
+/// `ETag`, `Accept-Ranges` and `Range` (resume with `If-Range`) in every format, from the
+/// first request, so polars, pandas, DuckDB, R and `curl -C -` read it directly. Parquet is
+/// the stored file itself (typed, compressed). CSV (plain, and with `bom=true` for Excel),
+/// NDJSON, JSON, GeoJSON and XLSX (one sheet) are written when the version is published. The
+/// plain CSV is the data byte for byte; `bom=true` and `delimiter=;` (made for Excel)
+/// neutralise cells that start with `= + - @`. File name `{id}-v{version}.{format}`.
 #[utoipa::path(get, path = "/api/v1/datasets/{id}/download", tag = "datasets", operation_id = "download_dataset",
     params(("id" = String, Path, description = "Dataset id", example = "don-vi-hanh-chinh-ha-noi"), DownloadParams),
     responses(
@@ -77,7 +76,8 @@ pub async fn download_dataset(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<DownloadParams>,
     QueryPairs(pairs): QueryPairs,
-    request: Request,
+    method: Method,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let format = match params.format.as_deref() {
         None => OutputFormat::Csv,
@@ -88,9 +88,14 @@ pub async fn download_dataset(
     }
     let (bom, delimiter) = (take_bom(&pairs)?, take_delimiter(&pairs)?);
     let version = readable_version(&app, &id, params.version).await?;
-    let path = app.catalog.blob_path(&version);
     let cache = if params.version.is_some() { "public, max-age=31536000, immutable" } else { "public, max-age=60" };
-    let out = Output { dataset: id.clone(), version: version.number, format, bom, csv: CsvOptions { delimiter } };
+    let out = Output {
+        dataset: id.clone(),
+        version: version.number,
+        format,
+        bom,
+        csv: CsvOptions::for_request(delimiter, bom),
+    };
     let etag = if format == OutputFormat::Parquet {
         format!("\"{}\"", version.sha256)
     } else {
@@ -100,30 +105,23 @@ pub async fn download_dataset(
             .finalize();
         format!("\"{}\"", hex::encode(&tag[..16]))
     };
-    let mut response = if if_none_match(request.headers(), &etag) {
+    let mut response = if if_none_match(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if format == OutputFormat::Parquet {
-        serve_file(request, &path, &out, &etag).await?
-    } else if let Some(variant) = export_variant(&out) {
-        let export = app.catalog.export_path(&version, &variant);
-        if export.is_file() {
-            serve_file(request, &export, &out, &etag).await?
-        } else {
-            let table = app.tables.table(&version, path).await?;
-            let query = RecordsQuery { format, ..RecordsQuery::default() };
-            let streamed = rows_response(&app, table.clone(), query, version.schema.clone(), out.clone()).await?;
-            // Only a GET that is being answered keeps a file: not a HEAD, not a refusal.
-            if request.method() == axum::http::Method::GET {
-                write_export_later(&app, table, version.schema.clone(), out, export);
-            }
-            streamed
-        }
     } else {
-        let query = RecordsQuery { format, ..RecordsQuery::default() };
-        let table = app.tables.table(&version, path).await?;
-        rows_response(&app, table, query, version.schema.clone(), out).await?
+        let path = match (format, export_variant(&out)) {
+            (OutputFormat::Parquet, _) => app.catalog.blob_path(&version),
+            (_, Some(variant)) => {
+                // Written when the version was published; a version published before that
+                // gets it now, once.
+                let path = app.catalog.export_path(&version, &variant);
+                app.answers.ensure(&app, &path, builder(&app, &version, &out)?).await?;
+                path
+            }
+            (_, None) => app.answers.answer(&app, &etag, format.name(), builder(&app, &version, &out)?).await?,
+        };
+        serve_file(&method, &headers, &path, &out, &etag).await?
     };
-    // Caching headers on answers only, never on errors (a 416, a vanished file).
+    // Caching headers on answers only, never on errors (a 416).
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let h = response.headers_mut();
         h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\"")));
@@ -132,78 +130,24 @@ pub async fn download_dataset(
     Ok(response)
 }
 
-/// A file with `Range`, `If-Range`, `Content-Length` and `Last-Modified`. A resumed download of
-/// another version's bytes would be a corrupt file: a `Range` with an `If-Range` that is not
-/// this version's `ETag` gets the whole file.
-async fn serve_file(
-    mut request: Request,
-    path: &std::path::Path,
+/// What writes the whole table of `version` in `out`'s format to a path: read from its
+/// Parquet file in batches (a whole-table write gains nothing from the table in memory).
+fn builder(
+    app: &AppState,
+    version: &opendata_catalog::Version,
     out: &Output,
-    etag: &str,
-) -> Result<Response, ApiError> {
-    let stale = request.headers().get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != etag);
-    if stale {
-        request.headers_mut().remove(header::RANGE);
+) -> Result<impl FnOnce(&std::path::Path) -> Result<u64, ApiError> + Send + 'static, ApiError> {
+    if out.format == OutputFormat::Xlsx && version.rows as usize > MAX_XLSX_ROWS {
+        return Err(ApiError::new(
+            "invalid_format",
+            format!(
+                "{} rows are more than an Excel sheet holds ({MAX_XLSX_ROWS}); download format=csv, or query /records with a filter and format=xlsx",
+                version.rows
+            ),
+        ));
     }
-    let mime = out.format.content_type().parse().map_err(ApiError::internal)?;
-    let served = ServeFile::new_with_mime(path, &mime).oneshot(request).await.map_err(ApiError::internal)?;
-    let mut r = served.map(Body::new);
-    r.headers_mut().insert(header::CONTENT_DISPOSITION, out.disposition());
-    Ok(r)
-}
-
-/// The version of the encoders' output, in the names and `ETag`s of kept downloads: a release
-/// that writes values differently bumps it, so files kept by an older one are not served
-/// again (they stay in `exports/` until removed by hand).
-const ENCODING: u32 = 1;
-
-/// The name of a whole-table download kept as a file after it is first asked for: the
-/// formats researchers download whole, in their default options and with a BOM for Excel.
-/// Other delimiters are encoded on every request (they are rarer, and each kept variant is
-/// as large as the table's text).
-fn export_variant(out: &Output) -> Option<String> {
-    let name = match out.format {
-        OutputFormat::Csv if out.csv.delimiter == b',' => "csv",
-        OutputFormat::Ndjson => "ndjson",
-        OutputFormat::Json => "json",
-        OutputFormat::Geojson => "geojson",
-        _ => return None,
-    };
-    let bom = if out.bom && out.format == OutputFormat::Csv { "-bom" } else { "" };
-    Some(format!("{name}{bom}-e{ENCODING}"))
-}
-
-/// Write a whole-table download to `path` in the background, once, after the answer that
-/// streams it now: later downloads of this version are served from the file (a version
-/// never changes), at disk speed and without encoding. One export is written at a time, on a
-/// blocking thread of its own: it never takes a query slot from readers.
-fn write_export_later(app: &AppState, table: Table, fields: Vec<Field>, out: Output, path: std::path::PathBuf) {
-    {
-        let Ok(mut writing) = app.exports.lock() else { return };
-        if !writing.insert(path.clone()) {
-            return;
-        }
-    }
-    let app = app.clone();
-    tokio::spawn(async move {
-        let target = path.clone();
-        let written = match app.export_slot.clone().acquire_owned().await {
-            Ok(slot) => tokio::task::spawn_blocking(move || {
-                let _slot = slot;
-                write_export(&table, &fields, &out, &target)
-            })
-            .await
-            .unwrap_or_else(|e| Err(ApiError::internal(e))),
-            Err(e) => Err(ApiError::internal(e)),
-        };
-        match written {
-            Ok(()) => tracing::info!(path = %path.display(), "kept a whole-table download"),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e.message, "could not keep a whole-table download")
-            }
-        }
-        if let Ok(mut writing) = app.exports.lock() {
-            writing.remove(&path);
-        }
-    });
+    let table = Table::File(app.catalog.blob_path(version));
+    let query = RecordsQuery { format: out.format, ..RecordsQuery::default() };
+    let (fields, out) = (version.schema.clone(), out.clone());
+    Ok(move |path: &std::path::Path| write_answer(&table, &query, &fields, &out, path))
 }

@@ -21,7 +21,7 @@ use crate::views::{DatasetSummary, DatasetView, FieldView, VersionView};
 pub async fn get_dataset(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<DatasetView>, ApiError> {
     let dataset = app.catalog.dataset(&id).await?;
     if dataset.withdrawn_at.is_some() {
-        return Err(ApiError::withdrawn(&id, dataset.withdrawn_reason.as_deref()));
+        return Err(ApiError::withdrawn(&dataset));
     }
     Ok(Json(dataset_view(&app, &dataset).await?))
 }

@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub(crate) async fn readable(app: &AppState, id: &str, version: Option<i64>) -> Result<(Dataset, Version), ApiError> {
     let dataset = app.catalog.dataset(id).await?;
     if dataset.withdrawn_at.is_some() {
-        return Err(ApiError::withdrawn(id, dataset.withdrawn_reason.as_deref()));
+        return Err(ApiError::withdrawn(&dataset));
     }
     let version = app.catalog.version(id, version).await?;
     Ok((dataset, version))
@@ -65,7 +65,7 @@ pub(crate) async fn writable(app: &AppState, caller: &Principal, id: &str) -> Re
     let dataset = app.catalog.dataset(id).await?;
     caller.require_publisher(&dataset.metadata.publisher.id)?;
     if dataset.withdrawn_at.is_some() {
-        return Err(ApiError::withdrawn(id, dataset.withdrawn_reason.as_deref()));
+        return Err(ApiError::withdrawn(&dataset));
     }
     Ok(dataset)
 }

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opendata_query::cursor::{self, Cursor};
 use opendata_query::encode::csv::CsvOptions;
@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::readable_version;
+use crate::answers::serve_file;
 use crate::error::ApiError;
 use crate::extract::{QueryPairs, encode_pairs};
-use crate::output::{Output, rows_response};
+use crate::output::{Output, check_xlsx_rows, rows_response, write_answer};
 use crate::state::AppState;
 
 /// The reserved parameters of `/records`. Every other parameter is a field filter:
@@ -74,7 +75,14 @@ pub struct RecordsParams {
     /// CSV: start with a UTF-8 byte-order mark, which Excel needs to show Vietnamese.
     bom: Option<bool>,
     /// CSV: the delimiter, `,` (default), `;` (Excel in locales with decimal commas), `tab` or `|`.
+    /// The plain CSV (`,`, tab, `|`) is the data byte for byte; the variants made for Excel
+    /// (`bom=true`, `;`) neutralise text cells that start with `= + - @` with a leading `'`.
     delimiter: Option<String>,
+    /// How text is ordered in `sort`, group order, facet ties, text `min`/`max` and text ranges
+    /// (`__gt`, `between`, `where=ten >= 'H'`): `vi` (default), Vietnamese dictionary order
+    /// (a ă â b c d đ e ê…, tones in their order); `codepoint`, the bytes of UTF-8.
+    #[param(example = "vi")]
+    collation: Option<String>,
 }
 
 /// Query records
@@ -82,10 +90,12 @@ pub struct RecordsParams {
 /// Rows of a dataset, filtered by any field (`district_name=Quận Cầu Giấy`,
 /// `population__gte=10000`, `ward_name__icontains=phuc xa`, `ward_code__in=["00001","00004"]`)
 /// or by a `where` expression, searched with `q`, aggregated with `select` and `group_by`,
-/// faceted, sorted, projected, and paged with `limit` and `offset` or `cursor`. JSON answers in
-/// an envelope with the total and a `next` link whose cursor pins the version read; CSV,
-/// NDJSON and GeoJSON stream every matching row; Parquet and XLSX come as files. Answers carry
-/// an `ETag` (304 on `If-None-Match`).
+/// faceted, sorted (text in Vietnamese dictionary order), projected, and paged with `limit` and
+/// `offset` or `cursor`. JSON answers in an envelope with the total and a `next` link whose
+/// cursor pins the version read; NDJSON and GeoJSON stream every matching row; CSV, Parquet and
+/// XLSX come as files with `Content-Length` and `Range` (kept a while, so a `HEAD` and the
+/// ranged reads after it see the same bytes). Answers carry an `ETag` (304 on
+/// `If-None-Match`).
 #[utoipa::path(get, path = "/api/v1/datasets/{id}/records", tag = "datasets", operation_id = "list_records",
     params(("id" = String, Path, description = "Dataset id", example = "don-vi-hanh-chinh-ha-noi"), RecordsParams),
     responses(
@@ -112,6 +122,7 @@ pub async fn list_records(
     State(app): State<AppState>,
     Path(id): Path<String>,
     QueryPairs(pairs): QueryPairs,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
@@ -146,10 +157,33 @@ pub async fn list_records(
     }
     let query = params::parse_records(&pairs, &version.schema, pre.format, cursor.map(|c| c.offset))?;
     let table = app.tables.table(&version, app.catalog.blob_path(&version)).await?;
-    let out =
-        Output { dataset: id.clone(), version: version.number, format: pre.format, bom, csv: CsvOptions { delimiter } };
-    if pre.format != OutputFormat::Json {
-        return Ok(caching(rows_response(&app, table, query, version.schema.clone(), out).await?));
+    let out = Output {
+        dataset: id.clone(),
+        version: version.number,
+        format: pre.format,
+        bom,
+        csv: CsvOptions::for_request(delimiter, bom),
+    };
+    match pre.format {
+        OutputFormat::Json => {}
+        // What researchers' tools read over HTTP (polars, pandas, DuckDB, `curl -C -`): a file
+        // with a length and ranges, kept a while under this `ETag` so that the ranged reads
+        // after a `HEAD` get the same bytes.
+        OutputFormat::Csv | OutputFormat::Parquet | OutputFormat::Xlsx => {
+            check_xlsx_rows(&app, &table, &query, &version.schema).await?;
+            let fields = version.schema.clone();
+            let answer = out.clone();
+            let path = app
+                .answers
+                .answer(&app, &etag, pre.format.name(), move |path| {
+                    write_answer(&table, &query, &fields, &answer, path)
+                })
+                .await?;
+            return Ok(caching(serve_file(&method, &headers, &path, &out, &etag).await?));
+        }
+        OutputFormat::Ndjson | OutputFormat::Geojson => {
+            return Ok(caching(rows_response(&app, table, query, version.schema.clone(), out).await?));
+        }
     }
     // A page the kept indexes answer in bounded work is made here; any other on a blocking
     // thread.
@@ -180,11 +214,13 @@ fn value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-/// The ETag of an answer: the version's file, the format, and the query as sent.
+/// The ETag of an answer: the version's file, the format, the encoders' version, and the
+/// query as sent.
 fn etag(version_sha: &str, format: OutputFormat, pairs: &[(String, String)]) -> String {
     let mut h = Sha256::new();
     h.update(version_sha.as_bytes());
     h.update(format.name().as_bytes());
+    h.update(crate::output::ENCODING.to_le_bytes());
     for (k, v) in pairs {
         h.update([0x1f]);
         h.update(k.as_bytes());

@@ -19,7 +19,7 @@ use crate::views::{VersionList, VersionView};
 pub async fn list_versions(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<VersionList>, ApiError> {
     let dataset = app.catalog.dataset(&id).await?;
     if dataset.withdrawn_at.is_some() {
-        return Err(ApiError::withdrawn(&id, dataset.withdrawn_reason.as_deref()));
+        return Err(ApiError::withdrawn(&dataset));
     }
     let items = app.catalog.versions(&id).await?.iter().map(VersionView::from).collect();
     Ok(Json(VersionList { dataset: id, items }))

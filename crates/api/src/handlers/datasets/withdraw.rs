@@ -48,8 +48,7 @@ pub async fn withdraw_dataset(
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let parsed: WithdrawQuery =
-            serde_json::from_slice(&body).map_err(|e| ApiError::new("invalid_body", format!("the body: {e}")))?;
+        let parsed: WithdrawQuery = crate::extract::json_body(&body)?;
         parsed.reason
     };
     let reason =
@@ -59,7 +58,8 @@ pub async fn withdraw_dataset(
                 "parameter `reason` is required: say why the dataset is withdrawn (readers are told it)",
             )
         })?;
-    let withdrawn = app.catalog.withdraw_dataset(&id, &reason).await?;
+    let by = if matches!(caller, crate::auth::Principal::Admin) { "admin" } else { "publisher" };
+    let withdrawn = app.catalog.withdraw_dataset(&id, &reason, by).await?;
     let view = WithdrawnView {
         id: id.clone(),
         withdrawn_at: withdrawn.withdrawn_at,

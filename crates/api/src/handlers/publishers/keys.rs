@@ -46,7 +46,7 @@ pub async fn create_key(
     let request: NewKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
         NewKeyRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::new("invalid_body", format!("the body: {e}")))?
+        crate::extract::json_body(&body)?
     };
     let new = app.catalog.create_key(&publisher, &request.label).await?;
     let view = NewKeyView { key: KeyView::from(&new.key), key_secret: new.secret };
