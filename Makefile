@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 DATA_DIR ?= ./data
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: help run test bench bench-tools build publish rust-test client-test fmt lint openapi toolchain venv curl clean
+.PHONY: help run test bench bench-tools build publish rust-test client-test fmt lint openapi toolchain venv debs clean
 
 help:
 	@echo "make run      build, publish datasets/ into $(DATA_DIR), serve on http://$(ADDR) (docs at /docs)"
@@ -36,40 +36,43 @@ run: publish
 	$(BIN) serve --data-dir $(DATA_DIR) --addr $(ADDR)
 
 # The client checks' Python environment, rebuilt only when its requirements change.
-$(VENV)/.stamp: tests/clients/requirements.txt
+$(VENV)/.stamp: tests/clients/requirements.txt | debs
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 	touch $@
 
-venv: toolchain $(VENV)/.stamp
+venv: toolchain debs $(VENV)/.stamp
 
 rust-test: build
 	OPENDATA_BIN=$(BIN) cargo test --locked --workspace
 
-# curl is the client of the README's publishing examples; the client checks run them with it.
-curl:
-	@command -v curl >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq curl; fi; }
+# Debian packages of the client checks: curl (the client of the README's publishing examples,
+# and `curl -C -`), and ICU's headers with pkg-config and g++ (PyICU is built against them).
+CLIENT_DEBS := curl libicu-dev pkg-config g++
+debs:
+	@dpkg -s $(CLIENT_DEBS) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(CLIENT_DEBS); \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(CLIENT_DEBS); fi; }
 
 # `make bench` (not part of `make test`): every workload of shared/bench/WORKLOADS.md against
 # opendata, nginx, Datasette and ROAPI in one run; see bench/run.py. DURATION=30 WARMUP=5 by default.
 BENCH_VENV ?= $(HOME)/.cache/opendata-bench/venv
 
-$(BENCH_VENV)/.stamp: bench/requirements.txt
+$(BENCH_VENV)/.stamp: bench/requirements.txt | bench-tools
 	python3 -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
+BENCH_DEBS := wrk nginx-light libicu-dev pkg-config g++
 bench-tools:
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk nginx-light; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk nginx-light; fi; }
+	@dpkg -s $(BENCH_DEBS) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(BENCH_DEBS); \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(BENCH_DEBS); fi; }
 
 bench: toolchain bench-tools $(BENCH_VENV)/.stamp
 	$(BENCH_VENV)/bin/python bench/run.py
 
-client-test: build venv curl
+client-test: build venv
 	OPENDATA_BIN=$(BIN) $(PY) -m pytest -q tests/clients
 
 test: rust-test client-test

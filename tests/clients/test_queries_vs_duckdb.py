@@ -62,6 +62,11 @@ def sql_rows(db, sql):
     return [tuple(plain(v) for v in row) for row in db.execute(sql).fetchall()]
 
 
+def collate(field):
+    """DuckDB's ICU collation for a text field: our text order is Vietnamese dictionary order."""
+    return " COLLATE vi" if field in STRING_FIELDS else ""
+
+
 def word_search(words):
     """Our `q`: every folded word starts a word of some string field."""
     parts = []
@@ -119,20 +124,21 @@ FILTERS = [
 @pytest.mark.parametrize("params,condition", FILTERS, ids=[urllib.parse.urlencode(p)[:60] for p, _ in FILTERS])
 def test_filter_matches_duckdb(api, db, params, condition):
     ours = get(api, params + [("select", "ma_ho_so"), ("sort", "ma_ho_so"), ("limit", "10000")])
-    theirs = sql_rows(db, f"SELECT ma_ho_so FROM t WHERE {condition} ORDER BY ma_ho_so")
+    theirs = sql_rows(db, f"SELECT ma_ho_so FROM t WHERE {condition} ORDER BY ma_ho_so COLLATE vi")
     assert ours["total"] == len(theirs)
     assert_rows_equal([(r["ma_ho_so"],) for r in ours["items"]], theirs, condition)
 
 
-# Sorted pages: (parameters, fields, ORDER BY, LIMIT, OFFSET). Nulls sort last both ways.
+# Sorted pages: (parameters, fields, ORDER BY, LIMIT, OFFSET). Nulls sort last both ways; text
+# in Vietnamese dictionary order (DuckDB's ICU collation `vi`), as ours.
 PAGES = [
-    ("sort=-le_phi_vnd,ma_ho_so", ["ma_ho_so", "le_phi_vnd"], "le_phi_vnd DESC NULLS LAST, ma_ho_so", 50, 100),
-    ("sort=ngay_tra_ket_qua,ma_ho_so", ["ma_ho_so", "ngay_tra_ket_qua"], "ngay_tra_ket_qua NULLS LAST, ma_ho_so", 100, 2650),
-    ("sort=-ngay_tra_ket_qua,ma_ho_so", ["ma_ho_so", "ngay_tra_ket_qua"], "ngay_tra_ket_qua DESC NULLS LAST, ma_ho_so", 100, 0),
-    ("sort=quan_huyen,-ngay_tiep_nhan,ma_ho_so", ["quan_huyen", "ngay_tiep_nhan", "ma_ho_so"], "quan_huyen, ngay_tiep_nhan DESC, ma_ho_so", 200, 2500),
-    ("sort=-dung_han,ma_ho_so", ["ma_ho_so", "dung_han"], "dung_han DESC NULLS LAST, ma_ho_so", 300, 2600),
-    ("sort=ma_ho_so", ["ma_ho_so"], "ma_ho_so", 10, 5000),
-    ("sort=-ma_ho_so", ["ma_ho_so"], "ma_ho_so DESC", 0, 0),
+    ("sort=-le_phi_vnd,ma_ho_so", ["ma_ho_so", "le_phi_vnd"], "le_phi_vnd DESC NULLS LAST, ma_ho_so COLLATE vi", 50, 100),
+    ("sort=ngay_tra_ket_qua,ma_ho_so", ["ma_ho_so", "ngay_tra_ket_qua"], "ngay_tra_ket_qua NULLS LAST, ma_ho_so COLLATE vi", 100, 2650),
+    ("sort=-ngay_tra_ket_qua,ma_ho_so", ["ma_ho_so", "ngay_tra_ket_qua"], "ngay_tra_ket_qua DESC NULLS LAST, ma_ho_so COLLATE vi", 100, 0),
+    ("sort=quan_huyen,-ngay_tiep_nhan,ma_ho_so", ["quan_huyen", "ngay_tiep_nhan", "ma_ho_so"], "quan_huyen COLLATE vi, ngay_tiep_nhan DESC, ma_ho_so COLLATE vi", 200, 2500),
+    ("sort=-dung_han,ma_ho_so", ["ma_ho_so", "dung_han"], "dung_han DESC NULLS LAST, ma_ho_so COLLATE vi", 300, 2600),
+    ("sort=ma_ho_so", ["ma_ho_so"], "ma_ho_so COLLATE vi", 10, 5000),
+    ("sort=-ma_ho_so", ["ma_ho_so"], "ma_ho_so COLLATE vi DESC", 0, 0),
 ]
 
 
@@ -152,7 +158,7 @@ def test_cursor_walk_matches_duckdb(api, db):
         assert status == 200
         page = json.loads(body)
         seen += [r["ma_ho_so"] for r in page["items"]]
-    theirs = sql_rows(db, "SELECT ma_ho_so FROM t WHERE le_phi_vnd > 0 ORDER BY ngay_tiep_nhan DESC, ma_ho_so")
+    theirs = sql_rows(db, "SELECT ma_ho_so FROM t WHERE le_phi_vnd > 0 ORDER BY ngay_tiep_nhan DESC, ma_ho_so COLLATE vi")
     assert seen == [r[0] for r in theirs]
 
 
@@ -161,12 +167,12 @@ AGGREGATES = [
     (
         [("select", "quan_huyen,count(*)"), ("group_by", "quan_huyen")],
         ["quan_huyen", "count"],
-        "SELECT quan_huyen, count(*) FROM t GROUP BY quan_huyen ORDER BY quan_huyen",
+        "SELECT quan_huyen, count(*) FROM t GROUP BY quan_huyen ORDER BY quan_huyen COLLATE vi",
     ),
     (
         [("select", "linh_vuc,sum(le_phi_vnd) as tong,avg(le_phi_vnd) as tb,min(ngay_tiep_nhan),max(ngay_tra_ket_qua)"), ("group_by", "linh_vuc")],
         ["linh_vuc", "tong", "tb", "min_ngay_tiep_nhan", "max_ngay_tra_ket_qua"],
-        "SELECT linh_vuc, sum(le_phi_vnd), avg(le_phi_vnd), min(ngay_tiep_nhan), max(ngay_tra_ket_qua) FROM t GROUP BY linh_vuc ORDER BY linh_vuc",
+        "SELECT linh_vuc, sum(le_phi_vnd), avg(le_phi_vnd), min(ngay_tiep_nhan), max(ngay_tra_ket_qua) FROM t GROUP BY linh_vuc ORDER BY linh_vuc COLLATE vi",
     ),
     (
         [("select", "count(*),count(ngay_tra_ket_qua),count_distinct(phuong_xa)")],
@@ -176,12 +182,12 @@ AGGREGATES = [
     (
         [("select", "trang_thai,hinh_thuc_nop,count(*) as n"), ("group_by", "trang_thai,hinh_thuc_nop"), ("sort", "-n,trang_thai,hinh_thuc_nop")],
         ["trang_thai", "hinh_thuc_nop", "n"],
-        "SELECT trang_thai, hinh_thuc_nop, count(*) AS n FROM t GROUP BY ALL ORDER BY n DESC, trang_thai, hinh_thuc_nop",
+        "SELECT trang_thai, hinh_thuc_nop, count(*) AS n FROM t GROUP BY ALL ORDER BY n DESC, trang_thai COLLATE vi, hinh_thuc_nop COLLATE vi",
     ),
     (
         [("where", "dung_han"), ("group_by", "quan_huyen"), ("sort", "-count,quan_huyen"), ("limit", "5")],
         ["quan_huyen", "count"],
-        "SELECT quan_huyen, count(*) AS c FROM t WHERE dung_han GROUP BY quan_huyen ORDER BY c DESC, quan_huyen LIMIT 5",
+        "SELECT quan_huyen, count(*) AS c FROM t WHERE dung_han GROUP BY quan_huyen ORDER BY c DESC, quan_huyen COLLATE vi LIMIT 5",
     ),
     (
         [("select", "dung_han,count(*),avg(le_phi_vnd)"), ("group_by", "dung_han")],
@@ -191,7 +197,7 @@ AGGREGATES = [
     (
         [("q", "dat dai"), ("select", "quan_huyen,max(le_phi_vnd) as cao_nhat,count_distinct(phuong_xa) as so_xa"), ("group_by", "quan_huyen"), ("sort", "-so_xa,quan_huyen")],
         ["quan_huyen", "cao_nhat", "so_xa"],
-        f"SELECT quan_huyen, max(le_phi_vnd), count(DISTINCT phuong_xa) AS s FROM t WHERE {word_search('dat dai')} GROUP BY quan_huyen ORDER BY s DESC, quan_huyen",
+        f"SELECT quan_huyen, max(le_phi_vnd), count(DISTINCT phuong_xa) AS s FROM t WHERE {word_search('dat dai')} GROUP BY quan_huyen ORDER BY s DESC, quan_huyen COLLATE vi",
     ),
 ]
 
@@ -218,7 +224,7 @@ FACETS = [
 def test_facet_matches_duckdb(api, db, params, field, condition, size):
     ours = get(api, params + [("limit", "1")])
     theirs = sql_rows(
-        db, f"SELECT {field}, count(*) AS c FROM t WHERE {condition} GROUP BY {field} ORDER BY c DESC, {field} NULLS LAST LIMIT {size}"
+        db, f"SELECT {field}, count(*) AS c FROM t WHERE {condition} GROUP BY {field} ORDER BY c DESC, {field}{collate(field)} NULLS LAST LIMIT {size}"
     )
     assert_rows_equal([(v["value"], v["count"]) for v in ours["facets"][field]], theirs, field)
 
@@ -234,7 +240,7 @@ def test_parquet_answer_reads_back_with_pyarrow(api, db):
     assert status == 200
     assert headers["content-disposition"] == f'attachment; filename="{DATASET}-v1.parquet"'
     table = pq.read_table(io.BytesIO(body))
-    theirs = sql_rows(db, "SELECT ma_ho_so, le_phi_vnd, ngay_tiep_nhan, dung_han FROM t WHERE le_phi_vnd >= 500000 ORDER BY ma_ho_so")
+    theirs = sql_rows(db, "SELECT ma_ho_so, le_phi_vnd, ngay_tiep_nhan, dung_han FROM t WHERE le_phi_vnd >= 500000 ORDER BY ma_ho_so COLLATE vi")
     ours = [
         (r["ma_ho_so"], r["le_phi_vnd"], r["ngay_tiep_nhan"].isoformat(), r["dung_han"])
         for r in table.select(["ma_ho_so", "le_phi_vnd", "ngay_tiep_nhan", "dung_han"]).to_pylist()
