@@ -5,6 +5,7 @@ pub mod csv;
 pub mod json;
 pub mod ods;
 pub mod parquet;
+pub mod xls_styles;
 pub mod xlsx;
 pub mod xlsx_fonts;
 pub mod xlsx_styles;

@@ -11,8 +11,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
-use crate::formats::ods;
 use crate::formats::xlsx_styles::{self, CellStyle};
+use crate::formats::{ods, xls_styles};
 use crate::layout::{Grid, GridRow, Merge};
 
 /// The styles that say something of a sheet's cells, by 0-based (row, column).
@@ -46,7 +46,8 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
             .worksheet_range(name)
             .map_err(|e| IngestError::CorruptFile { reason: format!("sheet `{name}`: {e}") })?;
         let Some((row0, col0)) = range.start() else { continue };
-        let (styles, merges) = styles_and_merges(&mut book, bytes, name);
+        let index = names.iter().position(|n| n == name).unwrap_or(usize::MAX);
+        let (styles, merges) = styles_and_merges(&mut book, bytes, name, index);
         let rows: Vec<GridRow> = range
             .rows()
             .enumerate()
@@ -89,15 +90,23 @@ fn holds_table(rows: &[GridRow]) -> bool {
     rows.iter().position(|r| filled(r) >= 2).is_some_and(|i| rows[i + 1..].iter().any(|r| filled(r) > 0))
 }
 
-/// What calamine does not give of a sheet: the styles of its cells that say something (see
-/// `CellStyle`; XLSX and ODS), and its merged ranges, which calamine reads for XLSX and XLS and
-/// an ODS sheet's `content.xml` gives.
-fn styles_and_merges(book: &mut Sheets<Cursor<&[u8]>>, bytes: &[u8], name: &str) -> (CellStyles, Vec<Dimensions>) {
+/// What calamine does not give of the sheet `name` (the `index`th of the workbook): the styles
+/// of its cells that say something (see `CellStyle`; the legacy fonts of XLSX, the formats
+/// showing a time of XLSX, XLS and ODS), and its merged ranges, which calamine reads for XLSX
+/// and XLS and an ODS sheet's `content.xml` gives.
+fn styles_and_merges(
+    book: &mut Sheets<Cursor<&[u8]>>,
+    bytes: &[u8],
+    name: &str,
+    index: usize,
+) -> (CellStyles, Vec<Dimensions>) {
     match book {
         Sheets::Xlsx(x) => {
             (xlsx_styles::cell_styles(bytes, name), x.merge_cells_by_sheet_name(name).unwrap_or_default())
         }
-        Sheets::Xls(x) => (CellStyles::new(), x.merge_cells_by_sheet_name(name).unwrap_or_default()),
+        Sheets::Xls(x) => {
+            (xls_styles::cell_styles(bytes, index), x.merge_cells_by_sheet_name(name).unwrap_or_default())
+        }
         Sheets::Ods(_) => {
             let extras = ods::sheet_extras(bytes, name);
             (extras.styles, extras.merges)
@@ -107,7 +116,7 @@ fn styles_and_merges(book: &mut Sheets<Cursor<&[u8]>>, bytes: &[u8], name: &str)
 }
 
 /// A cell of its native type. A date at 00:00 is a date, unless its number format shows a
-/// time (`shows_time`, known for XLSX and ODS): then it is a datetime that happens to be at
+/// time (`shows_time`, known for XLSX, XLS and ODS): then it is a datetime that happens to be at
 /// midnight. An ODS date cell at 00:00 holds the date alone (`2024-01-02`, as LibreOffice
 /// writes it whatever the cell's format), which calamine does not read as a datetime.
 fn to_cell(data: &Data, shows_time: bool) -> Cell {

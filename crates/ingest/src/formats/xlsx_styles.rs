@@ -58,9 +58,10 @@ pub fn shows_time(code: &str) -> bool {
     false
 }
 
-/// Excel's built-in number formats that show a time (ECMA-376 §18.8.30): `h:mm AM/PM`,
-/// `h:mm:ss AM/PM`, `h:mm`, `h:mm:ss`, `m/d/yyyy h:mm`, `mm:ss`, `[h]:mm:ss`, `mm:ss.0`.
-fn builtin_shows_time(id: u32) -> bool {
+/// Excel's built-in number formats that show a time (ECMA-376 §18.8.30; XLS has the same ids):
+/// `h:mm AM/PM`, `h:mm:ss AM/PM`, `h:mm`, `h:mm:ss`, `m/d/yyyy h:mm`, `mm:ss`, `[h]:mm:ss`,
+/// `mm:ss.0`.
+pub(crate) fn builtin_shows_time(id: u32) -> bool {
     matches!(id, 18..=22 | 45..=47)
 }
 

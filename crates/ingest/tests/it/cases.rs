@@ -78,7 +78,7 @@ fn merges_are_read_in_every_spreadsheet_format() {
 
 #[test]
 fn a_datetime_format_makes_midnight_a_datetime() {
-    for ext in ["xlsx", "ods"] {
+    for ext in ["xlsx", "xls", "ods"] {
         let i = read(&format!("ho-so-tiep-nhan-luc-nua-dem.{ext}"));
         let t: Vec<FieldType> = types(&i).into_iter().map(|(_, t)| t).collect();
         assert_eq!(t, [FieldType::String, FieldType::Datetime, FieldType::Date, FieldType::Datetime], "{ext}");
