@@ -1,9 +1,56 @@
 //! Middleware, stacked in one place.
 
 use axum::Router;
-use axum::http::{HeaderName, Method};
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+
+/// Answers axum and tower-http make without a body of ours, a 405 for a method a route does
+/// not have and a 416 for a range past a file's end, put in the error envelope like every
+/// other error (their headers, `Allow` and `Content-Range`, kept).
+async fn envelope(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let error = match response.status() {
+        _ if json => return response,
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            ApiError::new("method_not_allowed", format!("`{method}` is not a method of `{path}`; allowed: {allowed}"))
+                .with_details(serde_json::json!({ "method": method.as_str(), "allowed": allowed }))
+        }
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            let range = response.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let length = range.strip_prefix("bytes */").and_then(|n| n.parse::<u64>().ok());
+            ApiError::new(
+                "range_not_satisfiable",
+                format!(
+                    "the `Range` asked for is past the end of the answer ({} bytes)",
+                    length.map_or("?".to_string(), |n| n.to_string())
+                ),
+            )
+            .with_details(serde_json::json!({ "length": length }))
+        }
+        _ => return response,
+    };
+    let (mut parts, _) = response.into_parts();
+    let answer = error.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let (error_parts, body) = answer.into_parts();
+    parts.extensions.extend(error_parts.extensions);
+    Response::from_parts(parts, body)
+}
 
 /// Tracing of every request, and CORS open to any origin for reads (this is public data).
 pub fn apply_middleware(router: Router) -> Router {
@@ -12,5 +59,5 @@ pub fn apply_middleware(router: Router) -> Router {
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers(Any)
         .expose_headers([HeaderName::from_static("etag"), HeaderName::from_static("content-disposition")]);
-    router.layer(cors).layer(TraceLayer::new_for_http())
+    router.layer(axum::middleware::from_fn(envelope)).layer(cors).layer(TraceLayer::new_for_http())
 }

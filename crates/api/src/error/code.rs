@@ -35,11 +35,15 @@ pub const CODES: &[(&str, StatusCode)] = &[
     ("publisher_not_found", StatusCode::NOT_FOUND),
     ("key_not_found", StatusCode::NOT_FOUND),
     ("job_not_found", StatusCode::NOT_FOUND),
+    // 405: the route has no such method (`Allow` lists those it has)
+    ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
     // 409: the id is taken
     ("dataset_exists", StatusCode::CONFLICT),
     ("publisher_exists", StatusCode::CONFLICT),
     // 410: withdrawn
     ("dataset_withdrawn", StatusCode::GONE),
+    // 416: a `Range` past the end of a file (`Content-Range` gives its length)
+    ("range_not_satisfiable", StatusCode::RANGE_NOT_SATISFIABLE),
     // 413, 415: an upload too large, or not a table format
     ("too_large", StatusCode::PAYLOAD_TOO_LARGE),
     ("unsupported_format", StatusCode::UNSUPPORTED_MEDIA_TYPE),

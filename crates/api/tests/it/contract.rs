@@ -225,3 +225,24 @@ async fn downloads_and_file_answers_have_a_length_and_ranges_from_the_first_requ
         assert_eq!((status, again.len()), (StatusCode::OK, length), "{uri}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_405_and_a_416_answer_in_the_error_envelope() {
+    let app = TestApp::new().await.with_dataset("chi-tieu-chuyen-doi-so-ha-noi").await;
+    let (status, headers, body) =
+        app.request("PUT", "/api/v1/datasets/chi-tieu-chuyen-doi-so-ha-noi/records", &[]).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(headers["allow"].to_str().unwrap().contains("GET"));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    let uri = "/api/v1/datasets/chi-tieu-chuyen-doi-so-ha-noi/download?format=csv";
+    let (_, _, whole) = app.get_with(uri, &[]).await;
+    let (status, headers, body) = app.get_with(uri, &[("range", "bytes=999999-")]).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(headers["content-range"].to_str().unwrap(), format!("bytes */{}", whole.len()));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (&body["error"]["code"], &body["error"]["details"]["length"]),
+        (&json!("range_not_satisfiable"), &json!(whole.len()))
+    );
+}

@@ -438,6 +438,14 @@ async fn withdrawn_dataset_answers_410_with_its_reason_and_keeps_its_versions() 
         let (status, body) = w.app.get_json(&path).await;
         assert_eq!(status, StatusCode::GONE, "{path}");
         assert!(body["error"]["message"].as_str().unwrap().contains("Thay bằng bộ dữ liệu ds-b"), "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("by its publisher"), "{body}");
+        let details = &body["error"]["details"];
+        assert_eq!(
+            (&details["dataset"], &details["reason"], &details["withdrawn_by"], &details["publisher"]),
+            (&json!("ds-a"), &json!("Thay bằng bộ dữ liệu ds-b"), &json!("publisher"), &json!("pub-a")),
+            "{path}: {body}"
+        );
+        assert!(details["withdrawn_at"].as_str().is_some_and(|t| t.starts_with("20")), "{body}");
     }
     let (_, list) = w.app.get_json("/api/v1/datasets").await;
     assert_eq!(list["total"], 0);
@@ -449,6 +457,35 @@ async fn withdrawn_dataset_answers_410_with_its_reason_and_keeps_its_versions() 
         .send_json("POST", "/api/v1/datasets", Some(&w.own), &json!({"id": "ds-a", "title": "A", "license": "CC0-1.0"}))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "a withdrawn dataset's id stays taken");
+}
+
+#[tokio::test]
+async fn an_administrators_withdrawal_says_so_and_a_body_member_given_twice_is_refused() {
+    let w = world().await;
+    let (status, body) = w
+        .app
+        .send("DELETE", DATASET, Some(ADMIN), Some("application/json"), br#"{"reason": "a", "reason": "b"}"#.to_vec())
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("`reason` appears twice"), "{body}");
+    let (status, body) =
+        w.app.send_json("DELETE", DATASET, Some(ADMIN), &json!({"reason": "Dữ liệu cá nhân lộ ra"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = w.app.get_json(DATASET).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(body["error"]["details"]["withdrawn_by"], "admin");
+    assert!(body["error"]["message"].as_str().unwrap().contains("by the platform's administrator"), "{body}");
+    let (status, body) = w
+        .app
+        .send(
+            "POST",
+            "/api/v1/datasets",
+            Some(&w.own),
+            Some("application/json"),
+            br#"{"id": "x", "id": "y", "title": "T", "license": "CC0-1.0"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_body")), "{body}");
 }
 
 #[tokio::test]
