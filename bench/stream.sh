@@ -23,7 +23,7 @@ cat > "$WORK/datasets/ho-so-tthc/metadata.json" <<'JSON'
 JSON
 "$BIN" publish --data-dir "$WORK/data" "$WORK/datasets" > /dev/null
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-RUST_LOG=warn "$BIN" serve --data-dir "$WORK/data" --addr "127.0.0.1:$PORT" &
+OPENDATA_RATE_LIMIT=off RUST_LOG=warn "$BIN" serve --data-dir "$WORK/data" --addr "127.0.0.1:$PORT" &
 SERVER=$!
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; do sleep 0.1; done
 

@@ -77,6 +77,9 @@ impl Server {
             .args(["serve", "--data-dir", &data_dir.to_string_lossy(), "--addr", &addr, "--exit-on-stdin-eof"])
             .stdin(Stdio::piped())
             .env("RUST_LOG", "warn")
+            // The tests send requests faster than any person; the limits have tests of their
+            // own (crates/api/tests/it/operations.rs). A test's own `env` can turn them on.
+            .env("OPENDATA_RATE_LIMIT", "off")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

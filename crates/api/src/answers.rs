@@ -107,146 +107,219 @@ struct Kept {
     made: Instant,
 }
 
-/// Answers built into files, kept by `ETag` within a disk budget, the oldest removed first.
+/// Answers kept at most, whatever their size (an empty CSV is a few bytes, and a folder of
+/// millions of files is a problem of its own).
+const MAX_KEPT: usize = 10_000;
+
+/// What a build is handed: the path to write; it returns the bytes written. Blocking.
+pub type Build = Arc<dyn Fn(&Path) -> Result<u64, ApiError> + Send + Sync>;
+
 #[derive(Debug)]
-pub struct AnswerFiles {
+struct Inner {
     dir: PathBuf,
     budget: u64,
     lifetime: Duration,
     kept: Mutex<HashMap<String, Kept>>,
     /// Files being built, so each is built once: a second asker waits for the first.
     building: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Builds running at once: one per core, apart from the query slots, so that downloads
+    /// being written never hold up the pages people are reading.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
+/// Answers built into files, kept by `ETag` within a disk budget, the oldest removed first.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AnswerFiles(Arc<Inner>);
+
 impl AnswerFiles {
-    /// Answers in `dir` (emptied: what an earlier run kept is not tracked), at most `budget`
-    /// bytes of them.
+    /// Answers in `dir`, at most `budget` bytes of them. [`AnswerFiles::clear`] empties the
+    /// folder of what an earlier run left.
     pub fn new(dir: PathBuf, budget: u64) -> Self {
-        let _ = std::fs::remove_dir_all(&dir);
-        Self { dir, budget, lifetime: ANSWER_LIFETIME, kept: Mutex::default(), building: Mutex::default() }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self(Arc::new(Inner {
+            dir,
+            budget,
+            lifetime: ANSWER_LIFETIME,
+            kept: Mutex::default(),
+            building: Mutex::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }))
     }
 
-    /// The file of the answer tagged `etag`, built with `build` (on a blocking thread, given
-    /// the path to write) unless kept and still fresh.
-    pub async fn answer(
+    /// Remove the answers an earlier run kept (they are not tracked). Only for the one server
+    /// that owns the folder, at its start.
+    pub fn clear(&self) {
+        let _ = std::fs::remove_dir_all(&self.0.dir);
+    }
+
+    /// Serve the answer tagged `etag` (built with `build` unless kept and fresh) as a file.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn serve(
         &self,
-        app: &crate::state::App,
         etag: &str,
         extension: &str,
-        build: impl FnOnce(&Path) -> Result<u64, ApiError> + Send + 'static,
-    ) -> Result<PathBuf, ApiError> {
+        build: Build,
+        method: &Method,
+        headers: &HeaderMap,
+        out: &Output,
+    ) -> Result<Response, ApiError> {
         let name = format!("{}.{extension}", etag.trim_matches('"'));
-        let path = self.dir.join(&name);
-        let fresh = |kept: &HashMap<String, Kept>| -> bool {
-            kept.get(&name).is_some_and(|k| k.made.elapsed() < self.lifetime && k.path.is_file())
-        };
-        if fresh(&*self.lock_kept()?) {
+        // A kept file may be evicted between the check and the open: then it is built again.
+        for _ in 0..2 {
+            let path = self.fresh(&name, build.clone()).await?;
+            if let Some(response) = serve_file(method, headers, &path, out, etag).await? {
+                return Ok(response);
+            }
+        }
+        Err(ApiError::internal(format!("answer {name} vanished twice while being served")))
+    }
+
+    /// Serve the file at `path` (a version's download), building it first unless it exists.
+    pub async fn serve_download(
+        &self,
+        path: &Path,
+        build: Build,
+        etag: &str,
+        method: &Method,
+        headers: &HeaderMap,
+        out: &Output,
+    ) -> Result<Response, ApiError> {
+        if !path.is_file() {
+            let path = path.to_path_buf();
+            self.built_once(path, build, |_, _| {}).await?;
+        }
+        serve_file(method, headers, path, out, etag)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("{} vanished while being served", path.display())))
+    }
+
+    /// The path of the answer `name`, built unless kept and fresh.
+    async fn fresh(&self, name: &str, build: Build) -> Result<PathBuf, ApiError> {
+        let path = self.0.dir.join(name);
+        if self.is_fresh(name)? {
             return Ok(path);
         }
-        let lock = self.building_lock(&path)?;
-        let _guard = lock.lock().await;
-        if fresh(&*self.lock_kept()?) {
-            return Ok(path);
-        }
-        let target = path.clone();
-        let bytes = app.blocking(move || build(&target)).await?;
-        let mut kept = self.lock_kept()?;
-        kept.insert(name.clone(), Kept { path: path.clone(), bytes, made: Instant::now() });
-        self.evict(&mut kept, &name);
-        drop(kept);
-        self.building.lock().map_err(ApiError::internal)?.remove(&path);
+        let inner = self.0.clone();
+        let key = name.to_string();
+        self.built_once(path.clone(), build, move |bytes, path| {
+            let mut kept = inner.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            kept.insert(key.clone(), Kept { path: path.to_path_buf(), bytes, made: Instant::now() });
+            let gone = evict(&inner, &mut kept, &key);
+            drop(kept);
+            for path in gone {
+                let _ = std::fs::remove_file(path);
+            }
+        })
+        .await?;
         Ok(path)
     }
 
-    /// Build the file at `path` (a version's download) unless it exists.
-    pub async fn ensure(
+    fn is_fresh(&self, name: &str) -> Result<bool, ApiError> {
+        let kept = self.0.kept.lock().map_err(ApiError::internal)?;
+        Ok(kept.get(name).is_some_and(|k| k.made.elapsed() < self.0.lifetime && k.path.is_file()))
+    }
+
+    /// Build the file at `path` once, however many ask at the same time, and then run `done`
+    /// (on the blocking thread, with the bytes written). The build runs in a task of its own
+    /// that holds the path's lock to the end: a client that hangs up does not cut it short,
+    /// and a second build of the same path never runs beside it.
+    async fn built_once(
         &self,
-        app: &crate::state::App,
-        path: &Path,
-        build: impl FnOnce(&Path) -> Result<u64, ApiError> + Send + 'static,
+        path: PathBuf,
+        build: Build,
+        done: impl FnOnce(u64, &Path) + Send + 'static,
     ) -> Result<(), ApiError> {
-        if path.is_file() {
-            return Ok(());
-        }
-        let lock = self.building_lock(path)?;
-        let _guard = lock.lock().await;
-        if !path.is_file() {
-            let target = path.to_path_buf();
-            app.blocking(move || build(&target)).await?;
-        }
-        self.building.lock().map_err(ApiError::internal)?.remove(path);
-        Ok(())
-    }
-
-    fn lock_kept(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Kept>>, ApiError> {
-        self.kept.lock().map_err(ApiError::internal)
-    }
-
-    fn building_lock(&self, path: &Path) -> Result<Arc<tokio::sync::Mutex<()>>, ApiError> {
-        Ok(self.building.lock().map_err(ApiError::internal)?.entry(path.to_path_buf()).or_default().clone())
-    }
-
-    /// Remove stale answers, then the oldest until the rest fit the budget; never `keep` (the
-    /// answer about to be served).
-    fn evict(&self, kept: &mut HashMap<String, Kept>, keep: &str) {
-        let stale: Vec<String> = kept
-            .iter()
-            .filter(|(n, k)| *n != keep && k.made.elapsed() >= self.lifetime)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in stale {
-            if let Some(k) = kept.remove(&name) {
-                let _ = std::fs::remove_file(k.path);
-            }
-        }
-        let mut total: u64 = kept.values().map(|k| k.bytes).sum();
-        while total > self.budget {
-            let Some(oldest) =
-                kept.iter().filter(|(n, _)| *n != keep).min_by_key(|(_, k)| k.made).map(|(n, _)| n.clone())
-            else {
-                break;
+        let inner = self.0.clone();
+        let lock = {
+            let mut building = inner.building.lock().map_err(ApiError::internal)?;
+            building.entry(path.clone()).or_default().clone()
+        };
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            let _guard = lock.lock_owned().await;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let ready = if path.starts_with(&inner.dir) { this.is_fresh(&name)? } else { path.is_file() };
+            let result = if ready {
+                Ok(())
+            } else {
+                let _slot = inner.slots.clone().acquire_owned().await.map_err(ApiError::internal)?;
+                let target = path.clone();
+                tokio::task::spawn_blocking(move || {
+                    let bytes = build(&target)?;
+                    done(bytes, &target);
+                    Ok::<_, ApiError>(())
+                })
+                .await?
             };
-            if let Some(k) = kept.remove(&oldest) {
-                total -= k.bytes;
-                let _ = std::fs::remove_file(k.path);
+            if let Ok(mut building) = inner.building.lock() {
+                building.remove(&path);
             }
-        }
+            result
+        });
+        task.await?
     }
 
     /// Bytes of the answers kept now.
     pub fn bytes(&self) -> u64 {
-        self.kept.lock().map(|k| k.values().map(|k| k.bytes).sum()).unwrap_or(0)
+        self.0.kept.lock().map(|k| k.values().map(|k| k.bytes).sum()).unwrap_or(0)
     }
 }
 
+/// Take stale answers out of `kept`, then the oldest until the rest fit the budget and the
+/// count; never `keep` (the answer about to be served). Returns the files to remove.
+fn evict(inner: &Inner, kept: &mut HashMap<String, Kept>, keep: &str) -> Vec<PathBuf> {
+    let mut gone = Vec::new();
+    kept.retain(|n, k| {
+        let stale = n != keep && k.made.elapsed() >= inner.lifetime;
+        if stale {
+            gone.push(k.path.clone());
+        }
+        !stale
+    });
+    let mut total: u64 = kept.values().map(|k| k.bytes).sum();
+    if total <= inner.budget && kept.len() <= MAX_KEPT {
+        return gone;
+    }
+    let mut by_age: Vec<(Instant, String)> =
+        kept.iter().filter(|(n, _)| *n != keep).map(|(n, k)| (k.made, n.clone())).collect();
+    by_age.sort();
+    for (_, name) in by_age {
+        if total <= inner.budget && kept.len() <= MAX_KEPT {
+            break;
+        }
+        if let Some(k) = kept.remove(&name) {
+            total -= k.bytes;
+            gone.push(k.path);
+        }
+    }
+    gone
+}
+
 /// Serve the file at `path` for a request with `method` and `headers`: `Range`, `If-Range`,
-/// `Content-Length`, `Last-Modified`, `Accept-Ranges`. A resumed download of other bytes would
-/// be a corrupt file: a `Range` with an `If-Range` that is not `etag` gets the whole file.
-pub async fn serve_file(
+/// `Content-Length`, `Last-Modified`, `Accept-Ranges`; `None` when the file is not there. A
+/// resumed download of other bytes would be a corrupt file: a `Range` with an `If-Range` that
+/// is not `etag` gets the whole file. Date conditions are not passed on: a file's time is when
+/// it was built, not when its content changed, which the `ETag` says.
+pub(crate) async fn serve_file(
     method: &Method,
     headers: &HeaderMap,
     path: &Path,
     out: &Output,
     etag: &str,
-) -> Result<Response, ApiError> {
+) -> Result<Option<Response>, ApiError> {
     let mut request = Request::builder().method(method.clone()).body(Body::empty()).map_err(ApiError::internal)?;
-    for name in [header::RANGE, header::IF_RANGE, header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE] {
-        if let Some(v) = headers.get(&name) {
-            request.headers_mut().insert(name, v.clone());
-        }
-    }
     let stale = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != etag);
-    if stale {
-        request.headers_mut().remove(header::RANGE);
+    if let Some(range) = headers.get(header::RANGE).filter(|_| !stale) {
+        request.headers_mut().insert(header::RANGE, range.clone());
     }
-    request.headers_mut().remove(header::IF_RANGE);
     let mime = out.format.content_type().parse().map_err(ApiError::internal)?;
     let served = ServeFile::new_with_mime(path, &mime).oneshot(request).await.map_err(ApiError::internal)?;
     let mut r = served.map(Body::new);
     if r.status() == axum::http::StatusCode::NOT_FOUND {
-        return Err(ApiError::internal(format!("{} vanished while being served", path.display())));
+        return Ok(None);
     }
     r.headers_mut().insert(header::CONTENT_DISPOSITION, out.disposition());
     r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    Ok(r)
+    Ok(Some(r))
 }

@@ -30,11 +30,25 @@ struct Inner {
 pub struct TableCache {
     budget: usize,
     inner: Mutex<Inner>,
+    /// Reads that found their table loaded, and those that loaded it (for `/metrics`).
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 impl TableCache {
     pub fn new(budget: usize) -> Self {
-        Self { budget, inner: Mutex::default() }
+        Self { budget, inner: Mutex::default(), hits: Default::default(), misses: Default::default() }
+    }
+
+    /// Bytes of the tables loaded now.
+    pub fn bytes(&self) -> usize {
+        self.lock().entries.values().filter_map(|(cell, _)| cell.get().map(|t| t.bytes())).sum()
+    }
+
+    /// (hits, misses) so far.
+    pub fn hits(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -55,6 +69,8 @@ impl TableCache {
             entry.1 = now;
             entry.0.clone()
         };
+        let counter = if cell.initialized() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let fields = version.schema.clone();
         let table = cell
             .get_or_try_init(|| async move {

@@ -1,8 +1,8 @@
 //! Conditional requests on metadata: a JSON answer without an `ETag` of its own (the catalog,
 //! a dataset, its versions, publishers, jobs) gets one from a hash of its bytes, a
 //! `Cache-Control`, and a 304 when `If-None-Match` names it. These answers are small; the
-//! large ones (`/records`, `/download`) set their own tags from the version and are streamed,
-//! so they are passed through untouched.
+//! large ones (`/records`, `/download`) set their own tags from the version and the query,
+//! and are passed through untouched.
 
 use axum::body::Body;
 use axum::extract::Request;

@@ -14,10 +14,12 @@ pub mod contract;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod output;
 pub mod state;
+pub mod throttle;
 pub mod views;
 
 use axum::Router;
@@ -72,10 +74,16 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState) -> Router {
     let (api, spec) = api_router().split_for_parts();
     let documented = std::sync::Arc::new(contract::Documented::from_spec(&spec));
-    let router = api
+    let mut api = api
         .route_layer(axum::middleware::from_fn(conditional::layer))
-        .route_layer(axum::middleware::from_fn_with_state(documented, contract::layer))
+        .route_layer(axum::middleware::from_fn_with_state(documented, contract::layer));
+    if let Some(throttle) = state.throttle.clone() {
+        api = api.route_layer(axum::middleware::from_fn_with_state(throttle, throttle::layer));
+    }
+    let router = api
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::layer))
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        .route("/metrics", get(metrics::handler))
         .route("/", get(|| async { Redirect::temporary("/docs/") }))
         .fallback(handlers::fallback)
         .with_state(state)

@@ -144,7 +144,11 @@ pub fn write_answer(
     path: &std::path::Path,
 ) -> Result<u64, ApiError> {
     use std::io::Write;
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("answer")));
+    // A name of its own for each write: two writers of one path never share a file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("answer");
+    let tmp = path.with_extension(format!("{extension}.{}-{n}.tmp", std::process::id()));
     let io = |e: std::io::Error| ApiError::internal(format!("{}: {e}", tmp.display()));
     let write = || -> Result<u64, ApiError> {
         if let Some(dir) = path.parent() {

@@ -25,6 +25,8 @@ pub struct App {
     /// Queries run at once: one per core. More would only share the cores and multiply the
     /// memory of answers in flight; the rest wait their turn.
     pub query_slots: Arc<tokio::sync::Semaphore>,
+    /// Rate limits and the bound on heavy queries (`serve` turns them on; off when `None`).
+    pub throttle: Option<Arc<crate::throttle::Throttle>>,
     /// Answers built into files to be served with `Range` (`OPENDATA_ANSWER_CACHE_BYTES`).
     pub answers: crate::answers::AnswerFiles,
     /// The version each read of rows resolved to, by (dataset, version asked for), with the
@@ -52,6 +54,7 @@ impl App {
             .unwrap_or_default();
         Self {
             answers: crate::answers::AnswerFiles::new(catalog.answer_dir(), crate::answers::DEFAULT_ANSWER_BYTES),
+            throttle: None,
             catalog,
             admin_token: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
@@ -60,7 +63,6 @@ impl App {
             query_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
-
             read_versions: std::sync::Mutex::default(),
         }
     }
@@ -92,16 +94,6 @@ impl App {
     ) -> Result<T, crate::error::ApiError> {
         let _slot = self.query_slots.clone().acquire_owned().await.map_err(crate::error::ApiError::internal)?;
         Ok(tokio::task::spawn_blocking(work).await??)
-    }
-
-    /// Run blocking work that is not a query (writing a file) on the blocking pool, in a query
-    /// slot.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> Result<T, crate::error::ApiError> + Send + 'static,
-    ) -> Result<T, crate::error::ApiError> {
-        let _slot = self.query_slots.clone().acquire_owned().await.map_err(crate::error::ApiError::internal)?;
-        tokio::task::spawn_blocking(work).await?
     }
 
     /// Load the latest version of every dataset into memory (within the budget), so the

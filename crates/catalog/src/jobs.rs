@@ -248,6 +248,20 @@ impl Catalog {
         Ok(job)
     }
 
+    /// Per job state: how many jobs, and the seconds the finished ones ran in all (for
+    /// `/metrics`).
+    pub async fn job_stats(&self) -> Result<Vec<(String, i64, f64)>> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n,
+               COALESCE(SUM(CASE WHEN started_at IS NOT NULL AND finished_at IS NOT NULL
+                 THEN (julianday(finished_at) - julianday(started_at)) * 86400.0 ELSE 0 END), 0.0) AS seconds
+             FROM jobs GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get("state"), r.get("n"), r.get("seconds"))).collect())
+    }
+
     /// The latest `limit` jobs of a dataset, newest first.
     pub async fn jobs_of(&self, dataset_id: &str, limit: usize) -> Result<Vec<Job>> {
         let rows = sqlx::query("SELECT * FROM jobs WHERE dataset_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?")

@@ -89,6 +89,24 @@ pub struct ServeArgs {
     /// quarter of an hour under their ETag; the oldest go first past this many bytes.
     #[arg(long, env = "OPENDATA_ANSWER_CACHE_BYTES", default_value_t = opendata_api::answers::DEFAULT_ANSWER_BYTES)]
     pub answer_cache_bytes: u64,
+    /// Rate limits and the bound on heavy queries: `on` (default) or `off` (what `make bench`
+    /// sets, to measure the engine).
+    #[arg(long, env = "OPENDATA_RATE_LIMIT", default_value = "on", value_parser = ["on", "off"])]
+    pub rate_limit: String,
+    /// Requests a second per client (its API key, else its address) for pages and metadata;
+    /// bursts of ten seconds' worth pass.
+    #[arg(long, env = "OPENDATA_RATE_READS", default_value_t = 50)]
+    pub rate_reads: u32,
+    /// Requests a second per client for heavy reads: aggregates, facets, whole-table answers
+    /// (`format=csv|parquet|xlsx|…`) and downloads.
+    #[arg(long, env = "OPENDATA_RATE_HEAVY", default_value_t = 5)]
+    pub rate_heavy: u32,
+    /// Writes a second per client (uploads, metadata edits).
+    #[arg(long, env = "OPENDATA_RATE_WRITES", default_value_t = 2)]
+    pub rate_writes: u32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client (comma-separated).
+    #[arg(long, env = "OPENDATA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Stop when standard input closes (how test harnesses make sure a server they started
     /// never outlives them).
     #[arg(long, hide = true)]

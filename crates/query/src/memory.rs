@@ -580,6 +580,9 @@ impl MemoryTable {
     /// An equality or range filter on a text field with few values, answered from the value
     /// codes (a range compares each distinct value once, in the filter's collation).
     fn dictionary_mask(&self, filter: &Filter) -> Option<BooleanChunked> {
+        if !matches!(filter.op, Op::Eq | Op::In | Op::Gt | Op::Gte | Op::Lt | Op::Lte) {
+            return None;
+        }
         let d = self.text.iter().find(|t| t.name == filter.field)?.dictionary.as_ref()?;
         let mut hit = vec![false; d.words.len()];
         for v in &filter.values {

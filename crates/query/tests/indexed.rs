@@ -114,6 +114,8 @@ fn filter() -> impl Strategy<Value = (String, String)> {
             ("quan__ne", "Quận 3"),
             ("quan__startswith", "Quận 1"),
             ("quan__notin", "[\"Quận 1\",\"Quận 2\"]"),
+            ("quan__notin", "[]"),
+            ("ten__in", "[]"),
             ("ten__isnull", "true"),
             ("where", "quan in ('Quận 1', 'Quận 2') or so > 15"),
             ("where", "ten like '%giấy%' and not co"),

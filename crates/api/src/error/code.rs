@@ -42,6 +42,8 @@ pub const CODES: &[(&str, StatusCode)] = &[
     ("publisher_exists", StatusCode::CONFLICT),
     // 410: withdrawn
     ("dataset_withdrawn", StatusCode::GONE),
+    // 414: a query string past the limit
+    ("uri_too_long", StatusCode::URI_TOO_LONG),
     // 416: a `Range` past the end of a file (`Content-Range` gives its length)
     ("range_not_satisfiable", StatusCode::RANGE_NOT_SATISFIABLE),
     // 413, 415: an upload too large, or not a table format
@@ -59,6 +61,8 @@ pub const CODES: &[(&str, StatusCode)] = &[
     ("invalid_json", StatusCode::UNPROCESSABLE_ENTITY),
     // A job the server stopped in the middle of (see `GET /api/v1/jobs/{job}`).
     ("interrupted", StatusCode::SERVICE_UNAVAILABLE),
+    // 429: a client past its rate limit (`Retry-After` says when to come back)
+    ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
     // 5xx
     ("internal", StatusCode::INTERNAL_SERVER_ERROR),
     ("unavailable", StatusCode::SERVICE_UNAVAILABLE),

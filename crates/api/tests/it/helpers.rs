@@ -30,13 +30,21 @@ impl TestApp {
 
     /// An app with an admin token and, optionally, an upload limit.
     pub async fn with_settings(admin_token: Option<&str>, max_upload_bytes: Option<u64>) -> Self {
+        Self::configured(|app| {
+            app.admin_token = admin_token.map(opendata_api::auth::AdminToken::new);
+            if let Some(max) = max_upload_bytes {
+                app.max_upload_bytes = max;
+            }
+        })
+        .await
+    }
+
+    /// An app set up by `configure`.
+    pub async fn configured(configure: impl FnOnce(&mut App)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::open(dir.path(), None).await.unwrap();
         let mut app = App::new(catalog.clone());
-        app.admin_token = admin_token.map(opendata_api::auth::AdminToken::new);
-        if let Some(max) = max_upload_bytes {
-            app.max_upload_bytes = max;
-        }
+        configure(&mut app);
         Self { router: router(AppState::new(app)), catalog, _dir: dir }
     }
 

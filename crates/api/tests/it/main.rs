@@ -3,5 +3,6 @@
 mod contract;
 mod helpers;
 mod openapi;
+mod operations;
 mod publishing;
 mod records;

@@ -297,6 +297,13 @@ async fn multipart_upload_of_an_agency_workbook_with_options() {
         w.app.send("POST", &format!("{DATASET}/versions?wait=true"), Some(&w.own), Some(&ct), body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(answer["error"]["code"], "missing_file");
+    // A text part is read with a small cap, never whole (an 800 MB `sheet` part once was).
+    let long = vec![b'x'; 64 * 1024];
+    let (ct, body) = multipart(&[("sheet", None, &long), ("file", Some("a.csv"), b"a,b\n1,2\n")]);
+    let (status, answer) =
+        w.app.send("POST", &format!("{DATASET}/versions?wait=true"), Some(&w.own), Some(&ct), body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["details"], json!({"parameter": "sheet", "max_bytes": 1024}));
     let (ct, body) = multipart(&[("file", Some("a.csv"), b"a,b\n1,2\n"), ("delimiter", None, b";")]);
     let (status, answer) =
         w.app.send("POST", &format!("{DATASET}/versions?wait=true"), Some(&w.own), Some(&ct), body).await;

@@ -25,6 +25,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     app.max_upload_bytes = args.max_upload_bytes;
     app.tables = opendata_api::cache::TableCache::new(args.cache_bytes);
     app.answers = opendata_api::answers::AnswerFiles::new(catalog.answer_dir(), args.answer_cache_bytes);
+    app.answers.clear();
+    if args.rate_limit == "on" {
+        let limits = opendata_api::throttle::Limits {
+            reads_per_second: args.rate_reads,
+            heavy_per_second: args.rate_heavy,
+            writes_per_second: args.rate_writes,
+            trusted_proxies: args.trusted_proxies.clone(),
+            ..Default::default()
+        };
+        app.throttle = Some(std::sync::Arc::new(opendata_api::throttle::Throttle::new(limits)));
+    } else {
+        tracing::warn!("rate limits are off (OPENDATA_RATE_LIMIT=off)");
+    }
     let state = AppState::new(app);
     tokio::spawn({
         let state = state.clone();

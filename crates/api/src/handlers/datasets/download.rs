@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 
 use super::readable_version;
 use super::records::{if_none_match, take_bom, take_delimiter};
-use crate::answers::{export_variant, serve_file};
+use crate::answers::{Build, export_variant, serve_file};
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, QueryPairs};
 use crate::output::{ENCODING, Output, write_answer};
@@ -108,18 +108,25 @@ pub async fn download_dataset(
     let mut response = if if_none_match(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let path = match (format, export_variant(&out)) {
-            (OutputFormat::Parquet, _) => app.catalog.blob_path(&version),
-            (_, Some(variant)) => {
-                // Written when the version was published; a version published before that
-                // gets it now, once.
-                let path = app.catalog.export_path(&version, &variant);
-                app.answers.ensure(&app, &path, builder(&app, &version, &out)?).await?;
-                path
+        match (format, export_variant(&out)) {
+            (OutputFormat::Parquet, _) => {
+                let path = app.catalog.blob_path(&version);
+                serve_file(&method, &headers, &path, &out, &etag)
+                    .await?
+                    .ok_or_else(|| ApiError::internal(format!("{} is missing", path.display())))?
             }
-            (_, None) => app.answers.answer(&app, &etag, format.name(), builder(&app, &version, &out)?).await?,
-        };
-        serve_file(&method, &headers, &path, &out, &etag).await?
+            // Written when the version was published; a version published before that gets
+            // it now, once.
+            (_, Some(variant)) => {
+                let path = app.catalog.export_path(&version, &variant);
+                app.answers
+                    .serve_download(&path, builder(&app, &version, &out)?, &etag, &method, &headers, &out)
+                    .await?
+            }
+            (_, None) => {
+                app.answers.serve(&etag, format.name(), builder(&app, &version, &out)?, &method, &headers, &out).await?
+            }
+        }
     };
     // Caching headers on answers only, never on errors (a 416).
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
@@ -132,11 +139,7 @@ pub async fn download_dataset(
 
 /// What writes the whole table of `version` in `out`'s format to a path: read from its
 /// Parquet file in batches (a whole-table write gains nothing from the table in memory).
-fn builder(
-    app: &AppState,
-    version: &opendata_catalog::Version,
-    out: &Output,
-) -> Result<impl FnOnce(&std::path::Path) -> Result<u64, ApiError> + Send + 'static, ApiError> {
+fn builder(app: &AppState, version: &opendata_catalog::Version, out: &Output) -> Result<Build, ApiError> {
     if out.format == OutputFormat::Xlsx && version.rows as usize > MAX_XLSX_ROWS {
         return Err(ApiError::new(
             "invalid_format",
@@ -149,5 +152,5 @@ fn builder(
     let table = Table::File(app.catalog.blob_path(version));
     let query = RecordsQuery { format: out.format, ..RecordsQuery::default() };
     let (fields, out) = (version.schema.clone(), out.clone());
-    Ok(move |path: &std::path::Path| write_answer(&table, &query, &fields, &out, path))
+    Ok(std::sync::Arc::new(move |path: &std::path::Path| write_answer(&table, &query, &fields, &out, path)))
 }

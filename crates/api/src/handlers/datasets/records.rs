@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::readable_version;
-use crate::answers::serve_file;
+use std::sync::Arc;
+
+use crate::answers::Build;
 use crate::error::ApiError;
 use crate::extract::{QueryPairs, encode_pairs};
 use crate::output::{Output, check_xlsx_rows, rows_response, write_answer};
@@ -171,15 +173,12 @@ pub async fn list_records(
         // after a `HEAD` get the same bytes.
         OutputFormat::Csv | OutputFormat::Parquet | OutputFormat::Xlsx => {
             check_xlsx_rows(&app, &table, &query, &version.schema).await?;
-            let fields = version.schema.clone();
-            let answer = out.clone();
-            let path = app
-                .answers
-                .answer(&app, &etag, pre.format.name(), move |path| {
-                    write_answer(&table, &query, &fields, &answer, path)
-                })
-                .await?;
-            return Ok(caching(serve_file(&method, &headers, &path, &out, &etag).await?));
+            let (fields, answer) = (version.schema.clone(), out.clone());
+            let build: Build =
+                Arc::new(move |path: &std::path::Path| write_answer(&table, &query, &fields, &answer, path));
+            let response = app.answers.serve(&etag, pre.format.name(), build, &method, &headers, &out).await?;
+            // Caching headers on answers only, never on a refusal (a 416).
+            return Ok(if response.status().is_success() { caching(response) } else { response });
         }
         OutputFormat::Ndjson | OutputFormat::Geojson => {
             return Ok(caching(rows_response(&app, table, query, version.schema.clone(), out).await?));

@@ -289,9 +289,6 @@ async fn receive(
         form.next_field().await.map_err(|e| ApiError::new("invalid_body", format!("the multipart body: {e}")))?
     {
         let part = field.name().unwrap_or_default().to_string();
-        let text_part = |value: Result<String, axum::extract::multipart::MultipartError>| {
-            value.map_err(|e| ApiError::new("invalid_body", format!("multipart part `{part}`: {e}")))
-        };
         match part.as_str() {
             "file" => {
                 if received.is_some() {
@@ -304,10 +301,10 @@ async fn receive(
                 let stream = field.map(|chunk| chunk.map_err(std::io::Error::other));
                 received = Some(write_stream(stream, dir, name, limit).await?);
             }
-            "sheet" => options.sheet = Some(text_part(field.text().await)?),
-            "encoding" => options.encoding = Some(text_part(field.text().await)?),
+            "sheet" => options.sheet = Some(text_part(&part, field).await?),
+            "encoding" => options.encoding = Some(text_part(&part, field).await?),
             "header_row" => {
-                let text = text_part(field.text().await)?;
+                let text = text_part(&part, field).await?;
                 options.header_row = Some(text.trim().parse().map_err(|_| {
                     ApiError::new(
                         "invalid_parameter",
@@ -324,6 +321,30 @@ async fn receive(
         }
     }
     received.ok_or_else(missing_file)
+}
+
+/// The longest text part (`sheet`, `encoding`, `header_row`): a sheet name is at most 31
+/// characters in Excel, 4 bytes each in UTF-8, and the others are shorter.
+const MAX_TEXT_PART: usize = 1024;
+
+/// A text part, read chunk by chunk and refused past [`MAX_TEXT_PART`] bytes before more of it
+/// is held (an 800 MB `sheet` part was once read whole and stored in the job's row).
+async fn text_part(part: &str, mut field: axum::extract::multipart::Field<'_>) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) =
+        field.chunk().await.map_err(|e| ApiError::new("invalid_body", format!("multipart part `{part}`: {e}")))?
+    {
+        if bytes.len() + chunk.len() > MAX_TEXT_PART {
+            return Err(ApiError::new(
+                "invalid_parameter",
+                format!("multipart part `{part}` is longer than {MAX_TEXT_PART} bytes"),
+            )
+            .with_details(serde_json::json!({ "parameter": part, "max_bytes": MAX_TEXT_PART })));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::new("invalid_parameter", format!("multipart part `{part}` is not UTF-8 text")))
 }
 
 fn missing_file() -> ApiError {
@@ -359,6 +380,7 @@ where
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
     }
     file.flush().await.map_err(ApiError::internal)?;
+    crate::metrics::ingest_bytes(bytes);
     Ok(Received { dir: dir.to_path_buf(), path, name, bytes, sha256: hex::encode(hasher.finalize()), head })
 }
 
