@@ -308,3 +308,27 @@ async fn publishers_with_counts() {
     assert_eq!(items.len(), 3);
     assert!(items.iter().all(|p| p["dataset_count"] == 1));
 }
+
+/// A client that trickles its headers (slow-loris) has its connection closed once the
+/// header-read timeout passes, while other clients are answered meanwhile.
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start_with_env(tempfile::tempdir().unwrap(), &[("OPENDATA_HEADER_READ_TIMEOUT", "1")]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    // Others are answered while it waits.
+    let r = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the connection was still open after 10 s");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(900) && elapsed < std::time::Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    assert!(!String::from_utf8_lossy(&rest).contains("200 OK"), "{}", String::from_utf8_lossy(&rest));
+}

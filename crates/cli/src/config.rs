@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// quarter of an hour under their ETag; the oldest go first past this many bytes.
     #[arg(long, env = "OPENDATA_ANSWER_CACHE_BYTES", default_value_t = opendata_api::answers::DEFAULT_ANSWER_BYTES)]
     pub answer_cache_bytes: u64,
+    /// Seconds a client has to send a request's headers, and an idle kept-alive connection to
+    /// start its next request, before the connection is closed (against clients that hold
+    /// connections by trickling bytes). A body being sent or received is never cut.
+    #[arg(long, env = "OPENDATA_HEADER_READ_TIMEOUT", default_value_t = 15)]
+    pub header_read_timeout: u64,
     /// Rate limits and the bound on heavy queries: `on` (default) or `off` (what `make bench`
     /// sets, to measure the engine).
     #[arg(long, env = "OPENDATA_RATE_LIMIT", default_value = "on", value_parser = ["on", "off"])]

@@ -48,14 +48,68 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!("serving the API on http://{addr}/api/v1/datasets and the docs on http://{addr}/docs");
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown(args.exit_on_stdin_eof))
-        .await?;
+    let header_timeout = std::time::Duration::from_secs(args.header_read_timeout.max(1));
+    serve_http(listener, router, header_timeout, shutdown(args.exit_on_stdin_eof)).await;
     // Uploads accepted with 202 finish rather than end `interrupted` (within reason).
     if !catalog.drain_jobs(std::time::Duration::from_secs(60)).await {
         tracing::warn!("stopping with jobs still running; they will be marked interrupted at the next start");
     }
     Ok(())
+}
+
+/// How long a stop waits for answers in flight.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Accept connections until `stop`, each served by hyper with a header-read timeout (which
+/// `axum::serve` does not set), the peer's address given to handlers as `ConnectInfo`; then
+/// let the answers in flight finish.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    header_timeout: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(header_timeout));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service =
+            tower::ServiceExt::map_request(router.clone(), move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                r
+            });
+        let connection = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("stopping with answers still being sent");
+    }
 }
 
 /// Standard input read to its end, on a thread of its own: a blocking read in the runtime's
