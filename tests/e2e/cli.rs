@@ -95,3 +95,51 @@ fn refusals_exit_65_with_the_code() {
     assert_eq!(body["error"]["code"], "ragged_rows");
     assert_eq!(body["error"]["details"]["line"], 7);
 }
+
+/// `OPENDATA_LOG_FORMAT=json`: every line a JSON object, and the lines logged while answering
+/// a request carry its id, which the answer echoes.
+#[test]
+fn json_logs_carry_the_request_id() {
+    use std::io::Read;
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(opendata_e2e::binary())
+        .args(["serve", "--data-dir", &data.path().to_string_lossy(), "--addr", &addr, "--exit-on-stdin-eof"])
+        .env("OPENDATA_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let answer = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            "X-Request-Id: kiem-tra-123",
+            &format!("http://{addr}/api/v1/datasets"),
+        ])
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&answer.stdout).to_lowercase();
+    assert!(headers.contains("x-request-id: kiem-tra-123"), "{headers}");
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let lines: Vec<serde_json::Value> =
+        logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    assert!(
+        lines.iter().any(|l| l["span"]["id"] == "kiem-tra-123" && l["span"]["path"] == "/api/v1/datasets"),
+        "{logs}"
+    );
+}

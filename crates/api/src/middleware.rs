@@ -6,6 +6,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -76,10 +77,25 @@ pub fn apply_middleware(router: Router) -> Router {
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers(Any)
-        .expose_headers([HeaderName::from_static("etag"), HeaderName::from_static("content-disposition")]);
+        .expose_headers([
+            HeaderName::from_static("etag"),
+            HeaderName::from_static("content-disposition"),
+            HeaderName::from_static("x-request-id"),
+        ]);
+    let request_id = HeaderName::from_static("x-request-id");
+    // Every log line of a request carries its id (the client's `X-Request-Id`, or a new UUID),
+    // which the answer echoes, so an operator can find a user's request in the logs.
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+    })
+    // One line per answer, with its status and time, at `info`.
+    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
     router
         .layer(axum::middleware::from_fn(envelope))
         .layer(axum::middleware::from_fn(bounded))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

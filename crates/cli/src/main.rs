@@ -49,14 +49,27 @@ fn main() -> std::process::ExitCode {
     if matches!(cli.command, Command::Serve(_)) {
         give_back_freed_memory_soon();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into())
+    };
+    // `OPENDATA_LOG_FORMAT=json`: one JSON object a line, with the request's span (its id,
+    // method and path) on every line logged while answering it, for log collectors.
+    if std::env::var("OPENDATA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match cli.command {
         Command::Ingest(args) => commands::ingest::run(args),
         Command::Openapi => {
