@@ -28,6 +28,10 @@ pub enum IngestError {
     NoTable { sheets: Vec<String> },
     #[error("the file is {size} bytes, above the limit of {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
+    /// One of the [`Limits`](crate::limits::Limits) (`setting` names its option): `what` has
+    /// `found` `unit`s (`None`: more than `limit`, where counting stopped).
+    #[error("{}", limit_message(what, *found, *limit, unit, setting))]
+    LimitExceeded { what: String, found: Option<u64>, limit: u64, unit: &'static str, setting: &'static str },
     #[error("option `{option}`: {message}")]
     BadOption { option: &'static str, message: String },
     #[error("invalid JSON: {0}")]
@@ -48,7 +52,7 @@ impl IngestError {
             Self::UnsupportedFormat { .. } => "unsupported_format",
             Self::NoTable { .. } => "no_table",
             Self::BadOption { .. } => "bad_option",
-            Self::TooLarge { .. } => "too_large",
+            Self::TooLarge { .. } | Self::LimitExceeded { .. } => "too_large",
             Self::InvalidJson(_) => "invalid_json",
             Self::Write(_) => "write_failed",
         }
@@ -64,6 +68,9 @@ impl IngestError {
             Self::NoTable { sheets } => serde_json::json!({ "sheets": sheets }),
             Self::BadOption { option, .. } => serde_json::json!({ "option": option }),
             Self::TooLarge { size, limit } => serde_json::json!({ "size": size, "limit": limit }),
+            Self::LimitExceeded { what, found, limit, unit, setting } => {
+                serde_json::json!({ "what": what, "found": found, "limit": limit, "unit": unit, "setting": setting })
+            }
             _ => Value::Null,
         }
     }
@@ -72,6 +79,16 @@ impl IngestError {
     pub fn is_input_error(&self) -> bool {
         !matches!(self, Self::Write(_))
     }
+}
+
+fn limit_message(what: &str, found: Option<u64>, limit: u64, unit: &str, setting: &str) -> String {
+    let found = match found {
+        Some(found) => format!("{found} {unit}, above the limit of"),
+        None => "more than the limit of".to_string(),
+    };
+    format!(
+        "{what} is {found} {limit} {unit} (ingest setting `{setting}`); split the file, or ask for the limit to be raised"
+    )
 }
 
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;

@@ -18,6 +18,7 @@ pub mod formats;
 pub mod infer;
 pub mod layout;
 pub mod legacy;
+pub mod limits;
 pub mod names;
 pub mod report;
 pub mod table;
@@ -26,6 +27,7 @@ pub mod text;
 pub use error::{IngestError, Result};
 pub use formats::Format;
 pub use infer::FieldType;
+pub use limits::Limits;
 pub use report::Report;
 pub use table::{Field, Table, TableBuilder};
 
@@ -33,8 +35,10 @@ use crate::infer::TextRule;
 use crate::layout::{Layout, LayoutOptions};
 use crate::report::FieldReport;
 
-/// Options that override what ingest would detect.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Options that override what ingest would detect, and the limits of what it reads (see
+/// [`limits`]: each `max_…` field defaults to the constant `DEFAULT_MAX_…` there, and exceeding
+/// it refuses the file as `too_large`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestOptions {
     /// Read as this format, whatever the bytes look like.
     pub format: Option<Format>,
@@ -48,6 +52,44 @@ pub struct IngestOptions {
     pub delimiter: Option<char>,
     /// Refuse files larger than this (`too_large`).
     pub max_bytes: Option<u64>,
+    /// Rows of a table or of a sheet.
+    pub max_rows: u64,
+    /// Columns of a table or of a sheet's extent, fields of one record.
+    pub max_columns: u64,
+    /// Cells (rows × columns) of a table, and of a sheet's extent as declared and as found.
+    pub max_cells: u64,
+    /// Inflated bytes of one part of a zipped workbook (XLSX, ODS).
+    pub max_part_bytes: u64,
+    /// Inflated bytes of a whole zipped workbook; uncompressed bytes of a Parquet file's data.
+    pub max_inflated_bytes: u64,
+    /// Times its compressed size a zip part may inflate to (parts above 1 MiB inflated).
+    pub max_inflate_ratio: u64,
+    /// Bytes of one record of delimited text, or one line of NDJSON.
+    pub max_record_bytes: u64,
+    /// Bytes of one value (a field of delimited text, a JSON string).
+    pub max_field_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            format: None,
+            sheet: None,
+            header_row: None,
+            encoding: None,
+            delimiter: None,
+            max_bytes: None,
+            max_rows: l.max_rows,
+            max_columns: l.max_columns,
+            max_cells: l.max_cells,
+            max_part_bytes: l.max_part_bytes,
+            max_inflated_bytes: l.max_inflated_bytes,
+            max_inflate_ratio: l.max_inflate_ratio,
+            max_record_bytes: l.max_record_bytes,
+            max_field_bytes: l.max_field_bytes,
+        }
+    }
 }
 
 impl IngestOptions {
@@ -63,6 +105,39 @@ impl IngestOptions {
 
     pub fn with_encoding(mut self, encoding: impl Into<String>) -> Self {
         self.encoding = Some(encoding.into());
+        self
+    }
+
+    /// The limits these options set.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_rows: self.max_rows,
+            max_columns: self.max_columns,
+            max_cells: self.max_cells,
+            max_part_bytes: self.max_part_bytes,
+            max_inflated_bytes: self.max_inflated_bytes,
+            max_inflate_ratio: self.max_inflate_ratio,
+            max_record_bytes: self.max_record_bytes,
+            max_field_bytes: self.max_field_bytes,
+        }
+    }
+
+    /// These options with every limit of `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        let Limits {
+            max_rows,
+            max_columns,
+            max_cells,
+            max_part_bytes,
+            max_inflated_bytes,
+            max_inflate_ratio,
+            max_record_bytes,
+            max_field_bytes,
+        } = limits;
+        (self.max_rows, self.max_columns, self.max_cells) = (max_rows, max_columns, max_cells);
+        (self.max_part_bytes, self.max_inflated_bytes, self.max_inflate_ratio) =
+            (max_part_bytes, max_inflated_bytes, max_inflate_ratio);
+        (self.max_record_bytes, self.max_field_bytes) = (max_record_bytes, max_field_bytes);
         self
     }
 }
@@ -133,13 +208,14 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
             finish_csv(table, report)
         }
         Format::Spreadsheet => {
-            let (grid, sheet) = formats::xlsx::grid(bytes, options.sheet.as_deref())?;
+            let (grid, sheet) = formats::xlsx::grid(bytes, options.sheet.as_deref(), &options.limits())?;
             report.sheet = Some(sheet);
-            let layout = layout::locate(grid, LayoutOptions { header_row: options.header_row, strict_width: false })?;
+            let opts = LayoutOptions { header_row: options.header_row, strict_width: false, limits: options.limits() };
+            let layout = layout::locate(grid, opts)?;
             finish_cells(layout, TextRule::Parse, report)
         }
         Format::Parquet => {
-            let (headers, columns) = formats::parquet::read(bytes)?;
+            let (headers, columns) = formats::parquet::read(bytes, &options.limits())?;
             let names = names::normalise_all(&headers);
             let height = columns.first().map_or(0, infer::TypedColumn::len);
             if height == 0 {
@@ -155,7 +231,7 @@ pub fn ingest(bytes: &[u8], filename: Option<&str>, options: &IngestOptions) -> 
         Format::Json | Format::Ndjson | Format::Geojson => {
             let (text, encoding) = text::decode(bytes, options.encoding.as_deref())?;
             report.encoding = Some(encoding);
-            let records = formats::json::read(&text, format)?;
+            let records = formats::json::read(&text, format, &options.limits())?;
             let height = records.columns.first().map_or(0, Vec::len);
             let names = names::normalise_all(&records.headers);
             if height == 0 {
@@ -304,7 +380,7 @@ fn read_csv_stream<R: std::io::Read>(
         .into());
     }
     let delimiter = delimiter as u8;
-    let opts = LayoutOptions { header_row: options.header_row, strict_width: true };
+    let opts = LayoutOptions { header_row: options.header_row, strict_width: true, limits: options.limits() };
     formats::csv::read_table(reader, delimiter, opts, progress)
 }
 

@@ -8,6 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
 use crate::formats::Format;
+use crate::limits::{self, Limits};
 
 /// Records as ordered column → cell maps, plus their header texts in order of first appearance.
 pub struct Records {
@@ -23,23 +24,40 @@ pub fn looks_like_ndjson(body: &[u8]) -> bool {
     first_two.len() == 2 && first_two.iter().all(|l| serde_json::from_str::<Map<String, Value>>(l).is_ok())
 }
 
-pub fn read(text: &str, format: Format) -> Result<Records> {
+/// The records of a JSON, NDJSON or GeoJSON text, within `limits`: an NDJSON line above
+/// `max_record_bytes` is refused before it is parsed, and so are more records than `max_rows`,
+/// a text value above `max_field_bytes`, and columns or cells above `max_columns` and
+/// `max_cells` as the table grows.
+pub fn read(text: &str, format: Format, limits: &Limits) -> Result<Records> {
     let objects: Vec<Map<String, Value>> = match format {
-        Format::Ndjson => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| IngestError::InvalidJson(format!("line {}: {e}", i + 1))))
-            .collect::<Result<_>>()?,
+        Format::Ndjson => {
+            let mut objects = Vec::new();
+            for (i, l) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                if l.len() as u64 > limits.max_record_bytes {
+                    let (what, limit) = (format!("line {}", i + 1), limits.max_record_bytes);
+                    return Err(limits::exceeded(what, Some(l.len() as u64), limit, "bytes", "max_record_bytes"));
+                }
+                if objects.len() as u64 >= limits.max_rows {
+                    let what = "the records of the file";
+                    return Err(limits::exceeded(what, None, limits.max_rows, "rows", "max_rows"));
+                }
+                objects.push(
+                    serde_json::from_str(l).map_err(|e| IngestError::InvalidJson(format!("line {}: {e}", i + 1)))?,
+                );
+            }
+            objects
+        }
         _ => {
             let value: Value = serde_json::from_str(text).map_err(|e| IngestError::InvalidJson(e.to_string()))?;
             if format == Format::Geojson || value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
-                return geojson(value);
+                return geojson(value, limits);
             }
-            table_of(value)?
+            let objects = table_of(value)?;
+            limits.rows("the records of the file", objects.len() as u64)?;
+            objects
         }
     };
-    Ok(union(objects.iter().map(flatten)))
+    union(objects.iter().map(flatten), limits)
 }
 
 fn table_of(value: Value) -> Result<Vec<Map<String, Value>>> {
@@ -76,12 +94,13 @@ fn table_of(value: Value) -> Result<Vec<Map<String, Value>>> {
         .collect()
 }
 
-fn geojson(value: Value) -> Result<Records> {
+fn geojson(value: Value, limits: &Limits) -> Result<Records> {
     let features = value.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+    limits.rows("the features of the file", features.len() as u64)?;
     let all_points = !features.is_empty()
         && features.iter().all(|f| f.pointer("/geometry/type").and_then(Value::as_str) == Some("Point"));
-    let mut records =
-        union(features.iter().map(|f| f.get("properties").and_then(Value::as_object).map(flatten).unwrap_or_default()));
+    let properties = features.iter().map(|f| f.get("properties").and_then(Value::as_object).map(flatten));
+    let mut records = union(properties.map(Option::unwrap_or_default), limits)?;
     if features.is_empty() {
         return Ok(records);
     }
@@ -140,24 +159,44 @@ fn to_cell(v: &Value) -> Cell {
     }
 }
 
-fn union(rows: impl Iterator<Item = IndexMap<String, Cell>>) -> Records {
+fn union(rows: impl Iterator<Item = IndexMap<String, Cell>>, limits: &Limits) -> Result<Records> {
     let mut index: IndexMap<String, usize> = IndexMap::new();
     let mut columns: Vec<Vec<Cell>> = Vec::new();
     let mut height = 0;
     for mut row in rows {
         for (key, cell) in row.drain(..) {
-            let i = *index.entry(key).or_insert_with(|| {
-                columns.push(vec![Cell::Empty; height]);
-                columns.len() - 1
-            });
+            if let Cell::Text(t) = &cell
+                && t.len() as u64 > limits.max_field_bytes
+            {
+                let (what, limit) = (format!("the value `{key}` of record {}", height + 1), limits.max_field_bytes);
+                return Err(limits::exceeded(what, Some(t.len() as u64), limit, "bytes", "max_field_bytes"));
+            }
+            let i = match index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    let width = columns.len() as u64 + 1;
+                    limits.columns("the keys of the records", width)?;
+                    limits.cells(
+                        &format!("the table ({} rows × {width} columns)", height + 1),
+                        (height as u64 + 1) * width,
+                    )?;
+                    index.insert(key, columns.len());
+                    columns.push(vec![Cell::Empty; height]);
+                    columns.len() - 1
+                }
+            };
             columns[i].push(cell);
         }
         height += 1;
+        limits.cells(
+            &format!("the table ({height} rows × {} columns)", columns.len()),
+            (height * columns.len()) as u64,
+        )?;
         for c in &mut columns {
             c.resize(height, Cell::Empty);
         }
     }
-    Records { headers: index.into_keys().collect(), columns }
+    Ok(Records { headers: index.into_keys().collect(), columns })
 }
 
 #[cfg(test)]
@@ -171,7 +210,7 @@ mod tests {
              "geometry": {"type": "Point", "coordinates": [105.85, 21.03]}},
             {"type": "Feature", "properties": {"ten": "B"},
              "geometry": {"type": "Point", "coordinates": [105.81, 21.04]}}]}"#;
-        let records = read(text, Format::Geojson).unwrap();
+        let records = read(text, Format::Geojson, &Limits::default()).unwrap();
         assert_eq!(records.headers, vec!["ten", "longitude", "latitude", "longitude", "latitude"]);
         assert_eq!(crate::names::normalise_all(&records.headers)[3..], ["longitude_2", "latitude_2"]);
         assert_eq!(records.columns[1], vec![Cell::Float(105.8), Cell::Empty]);
@@ -183,7 +222,7 @@ mod tests {
         let text = r#"{"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"geometry": "cũ"},
              "geometry": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}]}"#;
-        let records = read(text, Format::Geojson).unwrap();
+        let records = read(text, Format::Geojson, &Limits::default()).unwrap();
         assert_eq!(records.headers, vec!["geometry", "geometry"]);
         assert_eq!(records.columns[1], vec![Cell::Text(r#"{"type":"LineString","coordinates":[[1,2],[3,4]]}"#.into())]);
     }

@@ -8,6 +8,7 @@ pub mod parquet;
 pub mod xls_styles;
 pub mod xlsx;
 pub mod xlsx_fonts;
+pub mod xlsx_limits;
 pub mod xlsx_styles;
 mod xml_parts;
 

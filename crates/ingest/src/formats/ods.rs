@@ -17,8 +17,10 @@ use std::collections::HashMap;
 use calamine::Dimensions;
 use quick_xml::events::BytesStart;
 
+use crate::error::Result;
 use crate::formats::xlsx_styles::CellStyle;
-use crate::formats::xml_parts::{self, attr, each_element, part};
+use crate::formats::xml_parts::{Archive, attr, each_element_of};
+use crate::limits::Limits;
 
 /// Rows and columns at most that a repeated cell is counted over: calamine's own limits.
 const MAX_ROWS: u32 = 1_048_576;
@@ -34,29 +36,40 @@ pub struct SheetExtras {
     pub styles: HashMap<(u32, u32), CellStyle>,
 }
 
-/// Empty when the file is no ODS or cannot be read this way (calamine reports damage).
-pub fn sheet_extras(bytes: &[u8], sheet: &str) -> SheetExtras {
-    read(bytes, sheet).unwrap_or_default()
-}
-
-fn read(bytes: &[u8], sheet: &str) -> Option<SheetExtras> {
-    let mut zip = xml_parts::open(bytes)?;
-    let content = part(&mut zip, "content.xml")?;
+/// Empty when the file is no ODS or cannot be read this way (calamine reports damage);
+/// refused only when a part inflates past `max_part_bytes`.
+pub fn sheet_extras(zip: Option<&mut Archive<'_>>, sheet: &str, limits: &Limits) -> Result<SheetExtras> {
+    let Some(zip) = zip else { return Ok(SheetExtras::default()) };
     let mut styles = Styles::default();
     // Common styles; a document without them (or with damaged ones) still has its own.
-    if let Some(common) = part(&mut zip, "styles.xml") {
-        each_element(&common, |e, start| styles.common.element(e, start));
-    }
-    Some(read_content(&content, sheet, styles))
+    each_element_of(zip, "styles.xml", limits, |e, start| {
+        styles.common.element(e, start);
+        true
+    })?;
+    let mut content = Content::new(sheet, styles);
+    let read = each_element_of(zip, "content.xml", limits, |e, start| {
+        content.element(e, start);
+        true
+    })?;
+    Ok(read.map_or_else(SheetExtras::default, |()| content.out))
 }
 
-/// The merges and the date cells showing a time of the table named `sheet` in a `content.xml`;
-/// `styles` holds the common styles, the content's own are read on the way (they come before
-/// the tables).
-fn read_content(content: &[u8], sheet: &str, mut styles: Styles) -> SheetExtras {
-    let mut out = SheetExtras::default();
-    let mut walker = Walker::new(sheet);
-    each_element(content, |e, start| {
+/// Reads the merges and the date cells showing a time of the table named `sheet` in a
+/// `content.xml`, one element at a time; `styles` holds the common styles, the content's own
+/// are read on the way (they come before the tables).
+struct Content<'a> {
+    styles: Styles,
+    walker: Walker<'a>,
+    out: SheetExtras,
+}
+
+impl<'a> Content<'a> {
+    fn new(sheet: &'a str, styles: Styles) -> Self {
+        Self { styles, walker: Walker::new(sheet), out: SheetExtras::default() }
+    }
+
+    fn element(&mut self, e: &BytesStart<'_>, start: bool) {
+        let Self { styles, walker, out } = self;
         styles.automatic.element(e, start);
         let Some(at) = walker.element(e, start) else { return };
         let number = |name: &str| count(e, name);
@@ -71,16 +84,121 @@ fn read_content(content: &[u8], sheet: &str, mut styles: Styles) -> SheetExtras 
             return;
         }
         let own = attr(e, "style-name");
-        for col in at.col..at.col.saturating_add(at.columns.min(MAX_COLUMNS)) {
+        // Within the rows and columns calamine reads (it stops at its limits), whose extent
+        // `check_limits` has bounded.
+        for col in at.col..at.col.saturating_add(at.columns).min(MAX_COLUMNS) {
             if styles.shows_time(own.as_deref().or_else(|| walker.default_style(col))) {
                 let style = CellStyle { shows_time: true, ..CellStyle::default() };
-                for row in at.row..at.row.saturating_add(at.rows.min(MAX_ROWS)) {
+                for row in at.row..at.row.saturating_add(at.rows).min(MAX_ROWS) {
                     out.styles.insert((row, col), style);
                 }
             }
         }
-    });
-    out
+    }
+}
+
+/// The extent of one table as calamine reads it: the cells it stores while reading (each row's
+/// cells up to its last with a value, a repeated row once), and the grid it then builds from
+/// the first row with a value to the last, repeated rows repeated, over the columns with a
+/// value. Rows stop at 1,048,576 in all and a row's columns at 16,384, as calamine's do.
+#[derive(Debug, Default)]
+struct TableExtent {
+    name: String,
+    stored: u64,
+    rows: u64,
+    first_row: Option<u64>,
+    last_row: u64,
+    last_col: u64,
+    /// The row being read: its first index, repeat count, next column, last column with a value.
+    row_start: u64,
+    row_repeats: u64,
+    col: u64,
+    row_last: Option<u64>,
+}
+
+impl TableExtent {
+    fn cells(&self) -> (u64, u64) {
+        match self.first_row {
+            Some(first) => (self.last_row - first + 1, self.last_col + 1),
+            None => (0, 0),
+        }
+    }
+
+    fn check(&self, limits: &Limits) -> Result<()> {
+        let what = format!("the sheet `{}`", self.name);
+        limits.cells(&format!("{what} (cells read before its rows are repeated)"), self.stored)?;
+        let (rows, cols) = self.cells();
+        limits.table(&what, rows, cols)
+    }
+}
+
+/// Refuse an ODS whose tables, as calamine reads them (every table, when it opens the file),
+/// are above `max_columns`, `max_rows` or `max_cells`: each table, and all of them together.
+/// `content.xml` is streamed, and the reading stops at the first row beyond a limit. Repeated
+/// rows and cells (`number-rows-repeated`, `number-columns-repeated`) are counted as repeated.
+pub fn check_limits(zip: &mut Archive<'_>, limits: &Limits) -> Result<()> {
+    let mut depth = 0usize;
+    let mut table = TableExtent::default();
+    let mut in_row = false;
+    let (mut all, mut refused) = (0u64, None);
+    each_element_of(zip, "content.xml", limits, |e, start| {
+        match e.local_name().as_ref() {
+            "table" if start => {
+                depth += 1;
+                if depth == 1 {
+                    table = TableExtent { name: attr(e, "name").unwrap_or_default(), ..TableExtent::default() };
+                }
+            }
+            "/table" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    let (rows, cols) = table.cells();
+                    all = all.saturating_add(rows * cols);
+                    refused = limits.cells("the sheets of the workbook, together,", all).err();
+                }
+            }
+            "table-row" if depth >= 1 => {
+                let repeats = u64::from(count(e, "number-rows-repeated"));
+                table.row_repeats = repeats.min(u64::from(MAX_ROWS).saturating_sub(table.rows));
+                (table.row_start, table.col, table.row_last) = (table.rows, 0, None);
+                table.rows += table.row_repeats;
+                in_row = start;
+                if !start {
+                    refused = end_row(&mut table, limits).err();
+                }
+            }
+            "/table-row" if in_row => {
+                in_row = false;
+                refused = end_row(&mut table, limits).err();
+            }
+            "table-cell" | "covered-table-cell" if in_row => {
+                let repeats = u64::from(count(e, "number-columns-repeated"));
+                let repeats = repeats.min(u64::from(MAX_COLUMNS).saturating_sub(table.col));
+                let valued = start || attr(e, "value-type").is_some() || attr(e, "formula").is_some();
+                if valued && repeats > 0 {
+                    table.row_last = Some(table.col + repeats - 1);
+                }
+                table.col += repeats;
+            }
+            _ => {}
+        }
+        refused.is_none()
+    })?;
+    refused.map_or(Ok(()), Err)
+}
+
+/// The row just read into its table's extent, checked.
+fn end_row(table: &mut TableExtent, limits: &Limits) -> Result<()> {
+    let Some(last) = table.row_last else { return Ok(()) };
+    table.stored = table.stored.saturating_add(last + 1);
+    // Columns are counted from the first (calamine's grid starts at the leftmost cell with a
+    // value: this is an upper bound of it).
+    table.last_col = table.last_col.max(last);
+    if table.row_repeats > 0 {
+        table.first_row.get_or_insert(table.row_start);
+        table.last_row = table.row_start + table.row_repeats - 1;
+    }
+    table.check(limits)
 }
 
 /// The value of a count attribute (`number-columns-repeated`…): 1 when absent or not a
@@ -260,11 +378,14 @@ impl Styles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::xml_parts::each_element;
 
     fn extras(content: &str, common: &str, sheet: &str) -> SheetExtras {
         let mut styles = Styles::default();
         each_element(common.as_bytes(), |e, start| styles.common.element(e, start));
-        read_content(content.as_bytes(), sheet, styles)
+        let mut reader = Content::new(sheet, styles);
+        each_element(content.as_bytes(), |e, start| reader.element(e, start));
+        reader.out
     }
 
     #[test]

@@ -8,7 +8,10 @@
 
 use std::collections::HashMap;
 
+use crate::error::Result;
+use crate::formats::xlsx_limits::cell_name;
 use crate::formats::xlsx_styles::{CellStyle, builtin_shows_time, shows_time};
+use crate::limits::Limits;
 
 /// 0-based (row, column) of every number cell of the `index`th sheet (in the workbook's order,
 /// as calamine lists them) whose format shows a time. Empty when the file is no BIFF8 workbook
@@ -79,9 +82,13 @@ fn workbook_stream(file: &[u8]) -> Option<Vec<u8>> {
     let directory = gather(&chain(&fat, u32_at(file, 0x30)?), sector)?;
     let entries: Vec<&[u8]> = directory.chunks_exact(128).collect();
     // The stream's entry: its name in UTF-16 (length in bytes with the final NUL), type 2.
-    let wanted: Vec<u8> = "Workbook".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    // (`Book` in BIFF5 files, which calamine reads too.)
     let name = |e: &[u8]| e.get(..usize::from(u16_at(e, 0x40)?).checked_sub(2)?).map(<[u8]>::to_vec);
-    let entry = entries.iter().find(|e| e[0x42] == 2 && name(e).as_ref() == Some(&wanted))?;
+    let named = |wanted: &str| {
+        let wanted: Vec<u8> = wanted.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        entries.iter().find(|e| e[0x42] == 2 && name(e).as_ref() == Some(&wanted))
+    };
+    let entry = named("Workbook").or_else(|| named("Book"))?;
     let (start, len) = (u32_at(entry, 0x74)?, u32_at(entry, 0x78)? as usize);
     let mut stream = if len < u32_at(file, 0x38)? as usize {
         // A small stream lies in the mini stream (the root entry's), in mini sectors.
@@ -169,6 +176,117 @@ fn read(stream: &[u8], index: usize) -> Option<HashMap<(u32, u32), CellStyle>> {
         }
     }
     Some(cells)
+}
+
+/// Refuse a workbook whose sheets, as calamine reads them (every sheet, when it opens the
+/// file), are above `max_columns`, `max_rows` or `max_cells`: a sheet's declared dimension
+/// (DIMENSIONS, 2.4.90: calamine reserves room for as many cells as it spans), the extent of
+/// its cells with a value (calamine holds each sheet as a dense grid over it), and all sheets'
+/// extents together. Nothing is refused when the file is no compound file or its records
+/// cannot be followed (calamine reports damage).
+pub fn check_limits(bytes: &[u8], limits: &Limits) -> Result<()> {
+    let Some(stream) = workbook_stream(bytes) else { return Ok(()) };
+    let mut sheets: Vec<(usize, String)> = Vec::new();
+    for (kind, data) in records(&stream, 0).skip(1) {
+        // BOUNDSHEET8: where the sheet's records start, then its name (ShortXLUnicodeString).
+        if kind == 0x0085
+            && let Some(at) = u32_at(data, 0)
+        {
+            let name = data.get(6).and_then(|n| unicode_string(data.get(7..)?, usize::from(*n)));
+            sheets.push((at as usize, name.unwrap_or_default()));
+        }
+    }
+    let mut all = 0u64;
+    for (at, name) in sheets {
+        let (rows, cols) = sheet_extent(&stream, at, &name, limits)?;
+        all = all.saturating_add(rows.saturating_mul(cols));
+        limits.cells("the sheets of the workbook, together,", all)?;
+    }
+    Ok(())
+}
+
+/// The rows and columns spanned by the cells with a value of the sheet whose records start at
+/// `at`, refused (with its declared dimension) above the limits; records of nested substreams
+/// (embedded charts) are skipped, as calamine skips them.
+fn sheet_extent(stream: &[u8], mut at: usize, name: &str, limits: &Limits) -> Result<(u64, u64)> {
+    let (mut depth, mut seen_bof) = (0usize, false);
+    let mut extent: Option<((u32, u32), (u32, u32))> = None;
+    let mut cell = |row: u16, first: u16, last: u16| -> Result<()> {
+        let (row, first, last) = (u32::from(row), u32::from(first), u32::from(last.max(first)));
+        let (lo, hi) = match extent {
+            Some((lo, hi)) => ((lo.0.min(row), lo.1.min(first)), (hi.0.max(row), hi.1.max(last))),
+            None => ((row, first), (row, last)),
+        };
+        extent = Some((lo, hi));
+        let what =
+            format!("the sheet `{name}` (its cells from {} to {})", cell_name(lo.0, lo.1), cell_name(hi.0, hi.1));
+        limits.table(&what, u64::from(hi.0 - lo.0) + 1, u64::from(hi.1 - lo.1) + 1)
+    };
+    while let (Some(kind), Some(len)) = (u16_at(stream, at), u16_at(stream, at + 2)) {
+        let Some(data) = stream.get(at + 4..at + 4 + usize::from(len)) else { break };
+        at += 4 + usize::from(len);
+        if depth > 0 {
+            match kind {
+                0x0809 => depth += 1,
+                0x000A => depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        let field = |i: usize| u16_at(data, i);
+        match kind {
+            0x0809 if seen_bof => depth += 1,
+            0x0809 => seen_bof = true,
+            0x000A => break,
+            0x0200 => {
+                let (rows, cols) = declared(data);
+                limits.table(&format!("the sheet `{name}` (its declared dimension)"), rows, cols)?;
+            }
+            // NUMBER, LABEL, RSTRING, BOOLERR, RK, LABELSST, FORMULA: row, column.
+            0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 => {
+                if let (Some(row), Some(col)) = (field(0), field(2)) {
+                    cell(row, col, col)?;
+                }
+            }
+            // MULRK: row, first column, 6 bytes a cell, last column.
+            0x00BD => {
+                if let (Some(row), Some(first)) = (field(0), field(2)) {
+                    let n = data.len().saturating_sub(6) / 6;
+                    let last = first.saturating_add(n.saturating_sub(1) as u16);
+                    let stated = data.len().checked_sub(2).and_then(field).unwrap_or(first);
+                    cell(row, first, last.max(stated))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(extent.map_or((0, 0), |(lo, hi)| (u64::from(hi.0 - lo.0) + 1, u64::from(hi.1 - lo.1) + 1)))
+}
+
+/// The rows and columns a DIMENSIONS record spans, worked out as calamine works them out
+/// (with its `u32` arithmetic, which wraps on a first row after the last).
+fn declared(r: &[u8]) -> (u64, u64) {
+    let (rf, rl, mut cf, cl) = match r.len() {
+        10 => (
+            u32::from(u16_at(r, 0).unwrap_or(0)),
+            u32::from(u16_at(r, 2).unwrap_or(0)),
+            u32::from(u16_at(r, 4).unwrap_or(0)),
+            u32::from(u16_at(r, 6).unwrap_or(0)),
+        ),
+        14 | 16 => (
+            u32_at(r, 0).unwrap_or(0),
+            u32_at(r, 4).unwrap_or(0),
+            u32::from(u16_at(r, 8).unwrap_or(0)),
+            u32::from(u16_at(r, 10).unwrap_or(0)),
+        ),
+        _ => return (0, 0),
+    };
+    if 0xFF < cf || cl < cf {
+        cf = 0;
+    }
+    let (start, end) = if 1 <= rl && 1 <= cl { ((rf, cf), (rl - 1, cl - 1)) } else { ((rf, cf), (rf, cf)) };
+    let span = |first: u32, last: u32| u64::from(last.wrapping_sub(first).wrapping_add(1));
+    (span(start.0, end.0), span(start.1, end.1))
 }
 
 #[cfg(test)]

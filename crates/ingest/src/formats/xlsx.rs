@@ -1,6 +1,10 @@
 //! Workbooks (XLSX, XLS, ODS) through calamine: choose the sheet, keep native cell types (with
 //! what the styles say: a legacy font, a date format that shows a time), and carry merged
 //! ranges (of every format) so two-row headers and cells merged down can be read.
+//!
+//! Nothing is given to calamine before the limits are checked (see `crate::limits`): the zip
+//! parts' declared sizes, then what calamine reads when it opens the workbook (every sheet of
+//! an ODS or XLS, an XLSX's shared strings), then, for an XLSX, each sheet before it is read.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -12,14 +16,27 @@ use unicode_normalization::UnicodeNormalization;
 use crate::cell::Cell;
 use crate::error::{IngestError, Result};
 use crate::formats::xlsx_styles::{self, CellStyle};
-use crate::formats::{ods, xls_styles};
+use crate::formats::xml_parts::{self, Archive};
+use crate::formats::{ods, xls_styles, xlsx_limits};
 use crate::layout::{Grid, GridRow, Merge};
+use crate::limits::Limits;
 
 /// The styles that say something of a sheet's cells, by 0-based (row, column).
 type CellStyles = HashMap<(u32, u32), CellStyle>;
 
 /// The grid of the chosen sheet and its name.
-pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
+pub fn grid(bytes: &[u8], sheet: Option<&str>, limits: &Limits) -> Result<(Grid, String)> {
+    let mut zip = xml_parts::open(bytes);
+    match zip.as_mut() {
+        Some(zip) => {
+            xml_parts::check_archive(zip, limits)?;
+            xlsx_limits::check_shared_strings(zip, limits)?;
+            if zip.index_for_name("content.xml").is_some() {
+                ods::check_limits(zip, limits)?;
+            }
+        }
+        None => xls_styles::check_limits(bytes, limits)?,
+    }
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| IngestError::CorruptFile { reason: e.to_string() })?;
     let names = book.sheet_names();
@@ -42,12 +59,15 @@ pub fn grid(bytes: &[u8], sheet: Option<&str>) -> Result<(Grid, String)> {
         None => names.clone(),
     };
     for name in &candidates {
+        if let (Sheets::Xlsx(_), Some(zip)) = (&book, zip.as_mut()) {
+            xlsx_limits::check_sheet(zip, name, limits)?;
+        }
         let range = book
             .worksheet_range(name)
             .map_err(|e| IngestError::CorruptFile { reason: format!("sheet `{name}`: {e}") })?;
         let Some((row0, col0)) = range.start() else { continue };
         let index = names.iter().position(|n| n == name).unwrap_or(usize::MAX);
-        let (styles, merges) = styles_and_merges(&mut book, bytes, name, index);
+        let (styles, merges) = styles_and_merges(&mut book, zip.as_mut(), bytes, name, index, limits)?;
         let rows: Vec<GridRow> = range
             .rows()
             .enumerate()
@@ -96,23 +116,25 @@ fn holds_table(rows: &[GridRow]) -> bool {
 /// and XLS and an ODS sheet's `content.xml` gives.
 fn styles_and_merges(
     book: &mut Sheets<Cursor<&[u8]>>,
+    zip: Option<&mut Archive<'_>>,
     bytes: &[u8],
     name: &str,
     index: usize,
-) -> (CellStyles, Vec<Dimensions>) {
-    match book {
+    limits: &Limits,
+) -> Result<(CellStyles, Vec<Dimensions>)> {
+    Ok(match book {
         Sheets::Xlsx(x) => {
-            (xlsx_styles::cell_styles(bytes, name), x.merge_cells_by_sheet_name(name).unwrap_or_default())
+            (xlsx_styles::cell_styles(bytes, name, limits)?, x.merge_cells_by_sheet_name(name).unwrap_or_default())
         }
         Sheets::Xls(x) => {
             (xls_styles::cell_styles(bytes, index), x.merge_cells_by_sheet_name(name).unwrap_or_default())
         }
         Sheets::Ods(_) => {
-            let extras = ods::sheet_extras(bytes, name);
+            let extras = ods::sheet_extras(zip, name, limits)?;
             (extras.styles, extras.merges)
         }
         Sheets::Xlsb(_) => (CellStyles::new(), Vec::new()),
-    }
+    })
 }
 
 /// A cell of its native type. A date at 00:00 is a date, unless its number format shows a

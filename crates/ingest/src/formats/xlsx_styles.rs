@@ -7,8 +7,10 @@
 
 use std::collections::HashMap;
 
+use crate::error::Result;
 use crate::formats::xlsx_fonts::LegacyFont;
-use crate::formats::xml_parts::{self, Archive, attr, each_element, part};
+use crate::formats::xml_parts::{self, Archive, attr, each_element, each_element_of, part};
+use crate::limits::Limits;
 
 /// What the styles say of one cell.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,9 +28,10 @@ impl CellStyle {
 
 /// 0-based (row, column) of every cell of `sheet` whose style says something (a legacy font,
 /// a time in its format). Empty when no style does, when the workbook is not XLSX, or when it
-/// cannot be read this way (calamine reports damage).
-pub fn cell_styles(bytes: &[u8], sheet: &str) -> HashMap<(u32, u32), CellStyle> {
-    read(bytes, sheet).unwrap_or_default()
+/// cannot be read this way (calamine reports damage); refused only when a part it reads
+/// inflates past `max_part_bytes`.
+pub fn cell_styles(bytes: &[u8], sheet: &str, limits: &Limits) -> Result<HashMap<(u32, u32), CellStyle>> {
+    Ok(read(bytes, sheet, limits)?.unwrap_or_default())
 }
 
 /// Whether a number format code shows a time: an hour or seconds, outside quoted text,
@@ -66,104 +69,136 @@ pub(crate) fn builtin_shows_time(id: u32) -> bool {
 }
 
 /// Each cell format (xf of `cellXfs`) of `xl/styles.xml`, in order.
+#[cfg(test)]
 fn cell_formats(styles: &[u8]) -> Option<Vec<CellStyle>> {
-    let mut fonts: Vec<Option<LegacyFont>> = Vec::new();
-    let mut custom_time: HashMap<u32, bool> = HashMap::new();
-    let mut formats: Vec<CellStyle> = Vec::new();
-    let (mut in_fonts, mut in_font, mut in_num_fmts, mut in_cell_xfs) = (false, false, false, false);
-    each_element(styles, |e, _| match e.local_name().as_ref() {
-        "fonts" => in_fonts = true,
-        "/fonts" => in_fonts = false,
-        "font" if in_fonts => {
-            in_font = true;
-            fonts.push(None);
-        }
-        "/font" => in_font = false,
-        "name" if in_font => {
-            if let (Some(last), Some(name)) = (fonts.last_mut(), attr(e, "val")) {
-                *last = LegacyFont::of(&name);
+    let mut reader = CellFormats::default();
+    each_element(styles, |e, _| reader.element(e))?;
+    Some(reader.formats)
+}
+
+/// Reads the cell formats of `xl/styles.xml` one element at a time.
+#[derive(Debug, Default)]
+struct CellFormats {
+    fonts: Vec<Option<LegacyFont>>,
+    custom_time: HashMap<u32, bool>,
+    formats: Vec<CellStyle>,
+    in_fonts: bool,
+    in_font: bool,
+    in_num_fmts: bool,
+    in_cell_xfs: bool,
+}
+
+impl CellFormats {
+    fn element(&mut self, e: &quick_xml::events::BytesStart<'_>) {
+        let Self { fonts, custom_time, formats, in_fonts, in_font, in_num_fmts, in_cell_xfs } = self;
+        let (in_fonts, in_font, in_num_fmts, in_cell_xfs) = (in_fonts, in_font, in_num_fmts, in_cell_xfs);
+        match e.local_name().as_ref() {
+            "fonts" => *in_fonts = true,
+            "/fonts" => *in_fonts = false,
+            "font" if *in_fonts => {
+                *in_font = true;
+                fonts.push(None);
             }
-        }
-        // Number formats of the workbook (those of `dxfs`, for conditional formats, are not).
-        "numFmts" => in_num_fmts = true,
-        "/numFmts" => in_num_fmts = false,
-        "numFmt" if in_num_fmts => {
-            if let (Some(id), Some(code)) = (attr(e, "numFmtId").and_then(|i| i.parse().ok()), attr(e, "formatCode")) {
-                custom_time.insert(id, shows_time(&code));
+            "/font" => *in_font = false,
+            "name" if *in_font => {
+                if let (Some(last), Some(name)) = (fonts.last_mut(), attr(e, "val")) {
+                    *last = LegacyFont::of(&name);
+                }
             }
+            // Number formats of the workbook (those of `dxfs`, for conditional formats, are not).
+            "numFmts" => *in_num_fmts = true,
+            "/numFmts" => *in_num_fmts = false,
+            "numFmt" if *in_num_fmts => {
+                let id = attr(e, "numFmtId").and_then(|i| i.parse().ok());
+                if let (Some(id), Some(code)) = (id, attr(e, "formatCode")) {
+                    custom_time.insert(id, shows_time(&code));
+                }
+            }
+            "cellXfs" => *in_cell_xfs = true,
+            "/cellXfs" => *in_cell_xfs = false,
+            "xf" if *in_cell_xfs => {
+                let index = |name: &str| attr(e, name).and_then(|i| i.parse::<u32>().ok());
+                let legacy_font = index("fontId").and_then(|i| fonts.get(i as usize).copied().flatten());
+                // A workbook may define a format under a built-in id: its own code then counts.
+                let shows_time = index("numFmtId")
+                    .is_some_and(|id| custom_time.get(&id).copied().unwrap_or_else(|| builtin_shows_time(id)));
+                formats.push(CellStyle { legacy_font, shows_time });
+            }
+            _ => {}
         }
-        "cellXfs" => in_cell_xfs = true,
-        "/cellXfs" => in_cell_xfs = false,
-        "xf" if in_cell_xfs => {
-            let index = |name: &str| attr(e, name).and_then(|i| i.parse::<u32>().ok());
-            let legacy_font = index("fontId").and_then(|i| fonts.get(i as usize).copied().flatten());
-            // A workbook may define a format under a built-in id: its own code then counts.
-            let shows_time = index("numFmtId")
-                .is_some_and(|id| custom_time.get(&id).copied().unwrap_or_else(|| builtin_shows_time(id)));
-            formats.push(CellStyle { legacy_font, shows_time });
-        }
-        _ => {}
-    })?;
-    Some(formats)
+    }
 }
 
 /// The path in the archive of the sheet named `sheet`: the workbook names it by relation id,
-/// the relations give the path.
-fn sheet_path(zip: &mut Archive<'_>, sheet: &str) -> Option<String> {
-    let workbook = part(zip, "xl/workbook.xml")?;
+/// the relations give the path. `None` when a part is missing or not well-formed.
+pub(crate) fn sheet_path(zip: &mut Archive<'_>, sheet: &str, limits: &Limits) -> Result<Option<String>> {
+    let Some(workbook) = part(zip, "xl/workbook.xml", limits)? else { return Ok(None) };
     let mut rel_id = None;
-    each_element(&workbook, |e, _| {
+    let found = each_element(&workbook, |e, _| {
         if e.local_name().as_ref() == "sheet" && attr(e, "name").as_deref() == Some(sheet) {
             rel_id = attr(e, "id");
         }
-    })?;
-    let rels = part(zip, "xl/_rels/workbook.xml.rels")?;
+    });
+    let Some(rels) = part(zip, "xl/_rels/workbook.xml.rels", limits)?.filter(|_| found.is_some()) else {
+        return Ok(None);
+    };
     let mut target = None;
     each_element(&rels, |e, _| {
         if e.local_name().as_ref() == "Relationship" && attr(e, "Id") == rel_id {
             target = attr(e, "Target");
         }
-    })?;
-    let target = target?;
-    Some(match target.strip_prefix('/') {
+    });
+    Ok(target.map(|target| match target.strip_prefix('/') {
         Some(absolute) => absolute.to_string(),
         None => format!("xl/{target}"),
-    })
+    }))
 }
 
-fn read(bytes: &[u8], sheet: &str) -> Option<HashMap<(u32, u32), CellStyle>> {
-    let mut zip = xml_parts::open(bytes)?;
-    let formats = cell_formats(&part(&mut zip, "xl/styles.xml")?)?;
-    if formats.iter().all(|f| f.is_plain()) {
-        return Some(HashMap::new());
+fn read(bytes: &[u8], sheet: &str, limits: &Limits) -> Result<Option<HashMap<(u32, u32), CellStyle>>> {
+    let Some(mut zip) = xml_parts::open(bytes) else { return Ok(None) };
+    let mut reader = CellFormats::default();
+    if each_element_of(&mut zip, "xl/styles.xml", limits, |e, _| {
+        reader.element(e);
+        true
+    })?
+    .is_none()
+    {
+        return Ok(None);
     }
-    let path = sheet_path(&mut zip, sheet)?;
-    let sheet_xml = part(&mut zip, &path)?;
+    let formats = reader.formats;
+    if formats.iter().all(|f| f.is_plain()) {
+        return Ok(Some(HashMap::new()));
+    }
+    let Some(path) = sheet_path(&mut zip, sheet, limits)? else { return Ok(None) };
     let mut cells = HashMap::new();
     // A row or cell without its reference follows the one before.
     let (mut row, mut col) = (0u32, 0u32);
-    each_element(&sheet_xml, |e, _| match e.local_name().as_ref() {
-        "row" => {
-            row = attr(e, "r").and_then(|r| r.parse::<u32>().ok()).map_or(row + 1, |r| r);
-            col = 0;
-        }
-        "c" => {
-            let (r, c) = attr(e, "r").and_then(|r| parse_reference(&r)).map_or((row, col + 1), |(r, c)| (r + 1, c + 1));
-            (row, col) = (r, c);
-            let style = attr(e, "s").and_then(|s| s.parse::<usize>().ok()).and_then(|s| formats.get(s).copied());
-            if let Some(style) = style.filter(|s| !s.is_plain())
-                && let (Some(r), Some(c)) = (r.checked_sub(1), c.checked_sub(1))
-            {
-                cells.insert((r, c), style);
+    let read = each_element_of(&mut zip, &path, limits, |e, _| {
+        match e.local_name().as_ref() {
+            "row" => {
+                row = attr(e, "r").and_then(|r| r.parse::<u32>().ok()).map_or(row + 1, |r| r);
+                col = 0;
             }
+            "c" => {
+                let reference = attr(e, "r").and_then(|r| parse_reference(&r));
+                let (r, c) = reference.map_or((row, col + 1), |(r, c)| (r + 1, c + 1));
+                (row, col) = (r, c);
+                let style = attr(e, "s").and_then(|s| s.parse::<usize>().ok()).and_then(|s| formats.get(s).copied());
+                if let Some(style) = style.filter(|s| !s.is_plain())
+                    && let (Some(r), Some(c)) = (r.checked_sub(1), c.checked_sub(1))
+                {
+                    cells.insert((r, c), style);
+                }
+            }
+            _ => {}
         }
-        _ => {}
+        true
     })?;
-    Some(cells)
+    Ok(read.map(|()| cells))
 }
 
 /// `B5` → (4, 1).
-fn parse_reference(reference: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_reference(reference: &str) -> Option<(u32, u32)> {
     let split = reference.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = reference.split_at(split);
     let col = letters.bytes().try_fold(0u32, |acc, b| {

@@ -77,6 +77,8 @@ pub struct LayoutOptions {
     pub header_row: Option<usize>,
     /// Text files: a row longer than the header with non-empty extra fields is an error.
     pub strict_width: bool,
+    /// How much a reader takes before it refuses the file.
+    pub limits: crate::limits::Limits,
 }
 
 fn non_empty(row: &GridRow) -> usize {

@@ -273,6 +273,7 @@ fn read_head<R: Read>(
             return Ok((head, true));
         };
         head.rows.extend(blanks.map(|l| GridRow { number: l, cells: Vec::new() }));
+        rows::check_record(line, record.len(), record.iter().map(<[u8]>::len), &opts.limits)?;
         let cells = record
             .iter()
             .map(|f| {
@@ -300,7 +301,7 @@ fn plan_head(head: &Grid, opts: LayoutOptions) -> Result<Header, ReadError> {
     }
     let width = layout::header_width(head, opts)?;
     let plan = layout::plan_header(head, opts, width)?;
-    let mut rows = Rows::new(width, false);
+    let mut rows = Rows::new(width, false, opts.limits);
     rows.skipped = plan.skipped;
     for row in &head.rows[plan.data_start..] {
         let values: Vec<String> = row.cells.iter().map(Cell::display).collect();
@@ -346,7 +347,7 @@ pub fn read_table_in_blocks<R: Read>(
         }
     };
     if let Some(cut) = cut {
-        let mut csv = rows::reader(&first[..cut], delimiter);
+        let mut csv = rows::reader(&first[..cut], delimiter, &opts.limits);
         let mut lines = Lines::starting_at(1);
         let (head, exhausted) = read_head(&mut csv, &mut lines, opts)?;
         // A head longer than the block (30 rows of huge records) is read again below.
@@ -355,19 +356,19 @@ pub fn read_table_in_blocks<R: Read>(
             drop(csv);
             let mut header = plan_head(&head, opts)?;
             let head_rows = std::mem::take(&mut header.rows);
-            let shape = parallel::Shape { width: head_rows.columns.len(), delimiter, block };
+            let shape = parallel::Shape { width: head_rows.columns.len(), delimiter, block, limits: opts.limits };
             let start = parallel::Start { first, start, cut, first_line, at_eof };
             let pieces = parallel::read_body(start, reader, head_rows, shape, progress)?;
             return assemble(header, pieces);
         }
     }
     // From start to end on one core, the first block read again.
-    let mut csv = rows::reader(std::io::Cursor::new(first).chain(reader), delimiter);
+    let mut csv = rows::reader(std::io::Cursor::new(first).chain(reader), delimiter, &opts.limits);
     let mut lines = Lines::starting_at(1);
     let (head, exhausted) = read_head(&mut csv, &mut lines, opts)?;
     let mut header = plan_head(&head, opts)?;
     if !exhausted {
-        rows::read_records(&mut csv, &mut lines, &mut header.rows, progress)?;
+        rows::read_records(&mut csv, &mut lines, &mut header.rows, (0, 0), progress)?;
     }
     let rows = std::mem::take(&mut header.rows);
     assemble(header, vec![rows])
@@ -446,7 +447,7 @@ mod tests {
     }
 
     fn read(text: &str, block: usize) -> Result<CsvTable, String> {
-        let opts = LayoutOptions { header_row: None, strict_width: true };
+        let opts = LayoutOptions { header_row: None, strict_width: true, ..Default::default() };
         read_table_in_blocks(text.as_bytes(), b',', opts, block, &mut |_, _| {}).map_err(|e| match e {
             ReadError::Ingest(e) => e.to_string(),
             ReadError::NotUtf8 => "not UTF-8".to_string(),

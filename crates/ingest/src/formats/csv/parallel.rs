@@ -8,9 +8,10 @@ use std::io::{Cursor, Read};
 use std::ops::Range;
 use std::sync::{Mutex, mpsc};
 
-use super::rows::{self, Lines, Rows, Sizing};
+use super::rows::{self, Lines, Rows, Sizing, check_rows};
 use super::split::{Split, split_point};
 use super::{ReadError, scan};
+use crate::limits::{self, Limits};
 
 /// Bytes read at a time, and so the size of a worker's piece.
 pub const BLOCK: usize = 8 << 20;
@@ -30,13 +31,14 @@ struct Job {
     sizing: Sizing,
 }
 
-/// What the reader needs to know: the table's width, the delimiter, and the bytes to read at
-/// a time.
+/// What the reader needs to know: the table's width, the delimiter, the bytes to read at a
+/// time, and the limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
     pub width: usize,
     pub delimiter: u8,
     pub block: usize,
+    pub limits: Limits,
 }
 
 /// Where the body starts: `first` is the block read so far, its records from `start` on
@@ -53,13 +55,15 @@ pub struct Start {
 
 /// Parse one piece into rows; `in_footer` when a footer came before it.
 fn parse(job: &Job, shape: Shape, in_footer: bool) -> Result<Rows, ReadError> {
-    let mut rows = job.sizing.rows_for(shape.width, in_footer, job.range.len());
+    let mut rows = job.sizing.rows_for(shape.width, in_footer, job.range.len(), shape.limits);
     let piece = &job.bytes[job.range.clone()];
     // One check of the whole piece (delimiters and quotes are ASCII, so every field is text
     // too) spares one per record, and one per value for NFC.
     let text = simdutf8::basic::from_utf8(piece).map_err(|_| ReadError::NotUtf8)?;
     rows.nfc = super::plainly_nfc(piece);
-    let next = scan::records(text, shape.delimiter, job.first_line, |line, values| rows.take(line, values))?;
+    // A record wider than `max_columns` comes with one field more than that, and is refused.
+    let most = usize::try_from(shape.limits.max_columns).unwrap_or(usize::MAX).saturating_add(1);
+    let next = scan::records(text, shape.delimiter, job.first_line, most, |line, values| rows.take(line, values))?;
     if !job.last {
         // Empty lines closing the piece, which the next record would have shown as blank rows.
         // (At the end of the file they are not rows.)
@@ -78,6 +82,8 @@ struct Ordered {
     pieces: Vec<Rows>,
     in_footer: bool,
     rows: u64,
+    /// Rows taken, data or skipped.
+    taken: u64,
     /// Learnt from the last piece taken back (or the head).
     sizing: Sizing,
     /// Blocks whose pieces are parsed, to read into again.
@@ -92,6 +98,8 @@ impl Ordered {
             let rows = if self.in_footer { parse(&job, self.shape, true)? } else { result? };
             self.in_footer = rows.in_footer;
             self.rows += rows.row_numbers.len() as u64;
+            self.taken += rows.taken();
+            check_rows(self.taken, self.rows, self.shape.width, &self.shape.limits)?;
             if !rows.row_numbers.is_empty() {
                 self.sizing = Sizing::of(&rows, job.range.len());
             }
@@ -119,6 +127,7 @@ pub fn read_body<R: Read>(
         waiting: BTreeMap::new(),
         in_footer: head.in_footer,
         rows: head.row_numbers.len() as u64,
+        taken: head.taken(),
         // The head's rows and the bytes up to their end (title and header lines included).
         sizing: Sizing::of(&head, start.start),
         pieces: vec![head],
@@ -176,6 +185,12 @@ pub fn read_body<R: Read>(
                 }
                 match split_point(&next, shape.delimiter) {
                     Split::At { end } => break Some((end, false)),
+                    // One record so far, which starts on `line`: refused once above the limit,
+                    // before more of it is read.
+                    Split::None if next.len() as u64 > shape.limits.max_record_bytes => {
+                        let (what, limit) = (format!("the record on line {line}"), shape.limits.max_record_bytes);
+                        return Err(limits::exceeded(what, None, limit, "bytes", "max_record_bytes").into());
+                    }
                     Split::None => {}
                     Split::Irregular => break None,
                 }
@@ -187,12 +202,13 @@ pub fn read_body<R: Read>(
                 for (job, result) in done_rx.iter() {
                     ordered.accept(job, result)?;
                 }
-                let mut rest = Rows::new(shape.width, ordered.in_footer);
+                let mut rest = Rows::new(shape.width, ordered.in_footer, shape.limits);
                 let done = bytes_read - next.len() as u64;
-                let mut csv = rows::reader(Cursor::new(next).chain(&mut reader), shape.delimiter);
+                let mut csv = rows::reader(Cursor::new(next).chain(&mut reader), shape.delimiter, &shape.limits);
                 let mut lines = Lines::starting_at(line);
                 let taken = ordered.rows;
-                rows::read_records(&mut csv, &mut lines, &mut rest, &mut |bytes, count| {
+                let before = (ordered.taken, ordered.rows);
+                rows::read_records(&mut csv, &mut lines, &mut rest, before, &mut |bytes, count| {
                     progress(done + bytes, taken + count);
                 })?;
                 ordered.pieces.push(rest);

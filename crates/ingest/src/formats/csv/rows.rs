@@ -6,7 +6,9 @@ use std::io::Read;
 use std::ops::Range;
 
 use crate::column::TextColumn;
+use crate::error::IngestError;
 use crate::layout::{self, RowKind, SkipReason, SkippedRow};
+use crate::limits::{self, Limits};
 
 use super::{ReadError, clean_value, trimmed};
 
@@ -23,10 +25,55 @@ pub struct Rows {
     /// The text these rows come from is known to be NFC (see `plainly_nfc`): values only
     /// need trimming.
     pub nfc: bool,
+    pub limits: Limits,
+}
+
+/// Refuse a record of `fields` fields of `lengths` bytes, starting on `line`, above the limits:
+/// more fields than `max_columns`, a field above `max_field_bytes`, or more bytes in all than
+/// `max_record_bytes`.
+pub fn check_record(
+    line: usize,
+    fields: usize,
+    lengths: impl Iterator<Item = usize>,
+    limits: &Limits,
+) -> Result<(), IngestError> {
+    if fields as u64 > limits.max_columns {
+        let what = format!("the record on line {line}");
+        return Err(limits::exceeded(what, Some(fields as u64), limits.max_columns, "fields", "max_columns"));
+    }
+    let mut total = fields.saturating_sub(1) as u64;
+    for length in lengths {
+        let length = length as u64;
+        if length > limits.max_field_bytes {
+            let what = format!("a value on line {line}");
+            return Err(limits::exceeded(what, Some(length), limits.max_field_bytes, "bytes", "max_field_bytes"));
+        }
+        total += length;
+    }
+    if total > limits.max_record_bytes {
+        let what = format!("the record on line {line}");
+        return Err(limits::exceeded(what, Some(total), limits.max_record_bytes, "bytes", "max_record_bytes"));
+    }
+    Ok(())
+}
+
+/// Refuse `taken` rows read (data rows and rows skipped), or `data` data rows of `width`
+/// columns, above `max_rows` or `max_cells`.
+pub fn check_rows(taken: u64, data: u64, width: usize, limits: &Limits) -> Result<(), IngestError> {
+    if taken > limits.max_rows {
+        let what = "the rows of the file (data rows and rows skipped)";
+        return Err(limits::exceeded(what, None, limits.max_rows, "rows", "max_rows"));
+    }
+    let cells = data.saturating_mul(width as u64);
+    if cells > limits.max_cells {
+        let what = format!("the table ({data} rows and more × {width} columns)");
+        return Err(limits::exceeded(what, None, limits.max_cells, "cells", "max_cells"));
+    }
+    Ok(())
 }
 
 impl Rows {
-    pub fn new(width: usize, in_footer: bool) -> Self {
+    pub fn new(width: usize, in_footer: bool, limits: Limits) -> Self {
         Self {
             width,
             columns: (0..width).map(|_| TextColumn::default()).collect(),
@@ -34,7 +81,13 @@ impl Rows {
             skipped: Vec::new(),
             in_footer,
             nfc: false,
+            limits,
         }
+    }
+
+    /// Rows taken, data or skipped.
+    pub fn taken(&self) -> u64 {
+        (self.row_numbers.len() + self.skipped.len()) as u64
     }
 
     /// A value trimmed, and made NFC unless the text is known to be.
@@ -44,6 +97,7 @@ impl Rows {
 
     /// Take the record that starts on `line`.
     pub fn take(&mut self, line: usize, values: &[&str]) -> Result<(), ReadError> {
+        check_record(line, values.len(), values.iter().map(|v| v.len()), &self.limits)?;
         if self.in_footer {
             self.skipped.push(SkippedRow { row: line, reason: SkipReason::Footer });
             return Ok(());
@@ -106,9 +160,9 @@ impl Sizing {
     }
 
     /// Empty rows with room for `bytes` bytes of the file.
-    pub fn rows_for(&self, width: usize, in_footer: bool, bytes: usize) -> Rows {
+    pub fn rows_for(&self, width: usize, in_footer: bool, bytes: usize, limits: Limits) -> Rows {
         const SPARE: f64 = 1.5;
-        let mut rows = Rows::new(width, in_footer);
+        let mut rows = Rows::new(width, in_footer, limits);
         if self.text_per_byte.len() == width {
             let room = |per_byte: f64| (per_byte * bytes as f64 * SPARE) as usize;
             let height = room(self.rows_per_byte);
@@ -122,8 +176,8 @@ impl Sizing {
 }
 
 /// The record reader every path uses: `\n` ends a record, and the `\r` of CRLF stays on the
-/// last field, to be trimmed with it.
-pub fn reader<R: Read>(input: R, delimiter: u8) -> RecordReader<R> {
+/// last field, to be trimmed with it. It fails once a record grows past `max_record_bytes`.
+pub fn reader<R: Read>(input: R, delimiter: u8, limits: &Limits) -> RecordReader<R> {
     csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .terminator(csv::Terminator::Any(b'\n'))
@@ -131,7 +185,7 @@ pub fn reader<R: Read>(input: R, delimiter: u8) -> RecordReader<R> {
         .flexible(true)
         .quoting(true)
         .double_quote(true)
-        .from_reader(Ends { input, ended: false })
+        .from_reader(Ends { input, ended: false, since_record: 0, max_record: limits.max_record_bytes, over: false })
 }
 
 /// The record reader over `R`.
@@ -140,16 +194,29 @@ pub type RecordReader<R> = csv::Reader<Ends<R>>;
 /// Input that remembers having come to its end. The record reader asks for more only once it
 /// has used all it was given, so when a record comes back after the end was reached, that
 /// record is the last and had no newline after it.
+///
+/// It also counts the bytes given since the last record came back (but newlines, which may be
+/// empty lines before the next record), and fails once they pass `max_record`: the record
+/// reader has then used them all on one record, which started before them, so that record is
+/// longer than the limit, and is refused before the reader holds more of it.
 #[derive(Debug)]
 pub struct Ends<R> {
     input: R,
     ended: bool,
+    since_record: u64,
+    max_record: u64,
+    over: bool,
 }
 
 impl<R: Read> Read for Ends<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.since_record > self.max_record {
+            self.over = true;
+            return Err(std::io::Error::other("a record above the limit"));
+        }
         let n = self.input.read(buf)?;
         self.ended |= n == 0 && !buf.is_empty();
+        self.since_record += (n - memchr::memchr_iter(b'\n', &buf[..n]).count()) as u64;
         Ok(n)
     }
 }
@@ -186,6 +253,7 @@ impl Lines {
     ) -> Result<Option<(usize, Range<usize>)>, ReadError> {
         match csv.read_byte_record(record) {
             Ok(true) => {
+                csv.get_mut().since_record = 0;
                 // A last record with no newline after it has not moved the count on: as if it had.
                 let end = self.base + csv.position().line() as usize + usize::from(csv.get_ref().ended);
                 // One line further than the record before: no empty line skipped and no newline
@@ -199,24 +267,36 @@ impl Lines {
                 Ok(Some((start, blanks)))
             }
             Ok(false) => Ok(None),
+            Err(_) if csv.get_ref().over => {
+                let (limit, what) = (csv.get_ref().max_record, format!("the record on line {}", self.next));
+                Err(limits::exceeded(what, None, limit, "bytes", "max_record_bytes").into())
+            }
             Err(e) => Err(super::unreadable(e)),
         }
     }
 }
 
-/// Every remaining record of `csv` into `rows`; `progress` is called now and then with the
-/// bytes read and the records taken.
+/// Every remaining record of `csv` into `rows`, after `before` rows (data or skipped, of
+/// which `before_data` data rows) taken from the file already; `progress` is called now and
+/// then with the bytes read and the records taken.
 pub fn read_records<R: Read>(
     csv: &mut RecordReader<R>,
     lines: &mut Lines,
     rows: &mut Rows,
+    before: (u64, u64),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), ReadError> {
     let mut record = csv::ByteRecord::new();
     let mut count = 0u64;
+    let (limits, width) = (rows.limits, rows.width);
+    let (before, before_data) = before;
     while let Some((line, blanks)) = lines.read(csv, &mut record)? {
         for blank in blanks {
             rows.take(blank, &[])?;
+        }
+        // A record wider than the limit is refused as it is: its fields are not gathered.
+        if record.len() as u64 > limits.max_columns {
+            check_record(line, record.len(), std::iter::empty(), &limits)?;
         }
         // One UTF-8 check per record; fields are slices of it (delimiters are ASCII, so every
         // field boundary is a character boundary).
@@ -232,6 +312,7 @@ pub fn read_records<R: Read>(
         } else {
             rows.take(line, &(0..record.len()).map(field).collect::<Vec<_>>())?;
         }
+        check_rows(before + rows.taken(), before_data + rows.row_numbers.len() as u64, width, &limits)?;
         count += 1;
         if count.is_multiple_of(65_536) {
             progress(record.position().map_or(0, csv::Position::byte), count);

@@ -30,11 +30,12 @@ const FEW: usize = 32;
 /// Call `take(line, fields)` for every record of `text`, whose first byte is on line
 /// `first_line`; before a record, `take(line, &[])` for each empty line since the record
 /// before. Empty lines after the last record are not taken. Returns the line after the last
-/// record.
+/// record. A record of more than `most` fields comes with its first `most` only.
 pub fn records<E>(
     text: &str,
     delimiter: u8,
     first_line: usize,
+    most: usize,
     mut take: impl FnMut(usize, &[&str]) -> Result<(), E>,
 ) -> Result<usize, E> {
     let bytes = text.as_bytes();
@@ -51,7 +52,9 @@ pub fn records<E>(
         fields.clear();
         loop {
             let (field, end, newlines) = field_at(bytes, pos, delimiter);
-            fields.push(field);
+            if fields.len() < most {
+                fields.push(field);
+            }
             line += newlines;
             match bytes.get(end) {
                 Some(b'\n') => {
@@ -148,7 +151,7 @@ mod tests {
 
     /// Records as the record reader gives them, with the lines the reading path works out.
     fn by_reader(text: &str, delimiter: u8) -> (Vec<(usize, Vec<String>)>, usize) {
-        let mut csv = super::super::rows::reader(text.as_bytes(), delimiter);
+        let mut csv = super::super::rows::reader(text.as_bytes(), delimiter, &Default::default());
         let mut lines = super::super::rows::Lines::starting_at(1);
         let mut record = csv::ByteRecord::new();
         let mut out = Vec::new();
@@ -162,7 +165,7 @@ mod tests {
 
     fn scanned(text: &str, delimiter: u8) -> (Vec<(usize, Vec<String>)>, usize) {
         let mut out = Vec::new();
-        let next = records::<()>(text, delimiter, 1, |line, fields| {
+        let next = records::<()>(text, delimiter, 1, usize::MAX, |line, fields| {
             out.push((line, fields.iter().map(|f| f.to_string()).collect()));
             Ok(())
         })
