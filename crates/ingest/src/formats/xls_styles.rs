@@ -425,6 +425,59 @@ mod tests {
         [header, table(&fat), directory, table(&mini_fat), body].concat()
     }
 
+    /// A one-sheet BIFF8 workbook (`Dữ liệu`) whose sheet holds `records` after its BOF.
+    fn one_sheet(records: &[Vec<u8>]) -> Vec<u8> {
+        let bof = record(0x0809, &[0x00, 0x06, 0x10, 0x00]);
+        let eof = record(0x000A, &[]);
+        let name = "Dữ liệu";
+        let units: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let sheet =
+            |at: u32| record(0x0085, &[&at.to_le_bytes()[..], &[0, 0, name.chars().count() as u8, 1], &units].concat());
+        let globals = |at: u32| [bof.clone(), sheet(at), eof.clone()].concat();
+        let at = globals(0).len() as u32;
+        let body = [vec![bof.clone()], records.to_vec(), vec![eof.clone()]].concat().concat();
+        compound_file(&[globals(at), body].concat())
+    }
+
+    /// DIMENSIONS (BIFF8): first row, last row + 1, first column, last column + 1.
+    fn dimensions(rows: (u32, u32), cols: (u16, u16)) -> Vec<u8> {
+        let data =
+            [&rows.0.to_le_bytes()[..], &rows.1.to_le_bytes(), &cols.0.to_le_bytes(), &cols.1.to_le_bytes(), &[0, 0]];
+        record(0x0200, &data.concat())
+    }
+
+    #[test]
+    fn sheets_beyond_the_limits_are_refused_before_calamine_reads_them() {
+        let options = crate::IngestOptions::default();
+        let refusal = |file: &[u8]| crate::ingest(file, Some("x.xls"), &options).map(drop).unwrap_err();
+        // A small sheet reads.
+        let table =
+            [cell(0x0203, 0, 0, 0, 8), cell(0x0203, 0, 1, 0, 8), cell(0x0203, 1, 0, 0, 8), cell(0x0203, 1, 1, 0, 8)];
+        let small = one_sheet(&[vec![dimensions((0, 2), (0, 2))], table.to_vec()].concat());
+        assert!(check_limits(&small, &Limits::default()).is_ok());
+        // A declared dimension of 10 million rows × 256 columns: calamine would reserve it.
+        let declared = one_sheet(&[dimensions((0, 10_000_000), (0, 256))]);
+        let e = refusal(&declared);
+        assert_eq!(e.code(), "too_large");
+        assert!(
+            e.to_string().contains("`Dữ liệu` (its declared dimension)") && e.to_string().contains("max_cells"),
+            "{e}"
+        );
+        // A first row after the last, which calamine's arithmetic wraps to 4 billion rows.
+        let e = refusal(&one_sheet(&[dimensions((5, 1), (0, 2))]));
+        assert!(e.to_string().contains("max_rows"), "{e}");
+        // Honest dimension, cells at the corners of 65,536 rows × 1,000 columns.
+        let corners = one_sheet(&[dimensions((0, 2), (0, 2)), table.concat(), cell(0x0203, 65_535, 999, 0, 8)]);
+        let e = refusal(&corners);
+        assert!(e.to_string().contains("its cells from A1 to ALL65536") && e.to_string().contains("max_cells"), "{e}");
+        // A MULRK record spanning past the columns limit.
+        let mut mul_rk = [&3u16.to_le_bytes()[..], &0u16.to_le_bytes()].concat();
+        mul_rk.extend(std::iter::repeat_n([0u8; 6], 3).flatten());
+        mul_rk.extend(5000u16.to_le_bytes());
+        let e = refusal(&one_sheet(&[table.concat(), record(0x00BD, &mul_rk)]));
+        assert!(e.to_string().contains("max_columns"), "{e}");
+    }
+
     #[test]
     fn number_cells_whose_format_shows_a_time() {
         let small = workbook();

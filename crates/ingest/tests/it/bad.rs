@@ -96,3 +96,14 @@ fn the_refusals_without_a_file() {
     assert_eq!(big.code(), "too_large");
     assert!(big.to_string().contains("8 bytes") && big.to_string().contains("4 bytes"), "{big}");
 }
+
+/// The benchmark's CSV (`make_bench_data.py --rows 1000000`, 1M rows, 14 columns, about 250 MB),
+/// named by `OPENDATA_BENCH_CSV`, reads whole under the default limits. Run by hand:
+/// `OPENDATA_BENCH_CSV=… cargo test -p opendata-ingest --test it large_csv -- --ignored`.
+#[test]
+#[ignore = "needs the benchmark's data, made by shared/bench/make_bench_data.py"]
+fn large_csv_within_the_default_limits() {
+    let path = std::env::var_os("OPENDATA_BENCH_CSV").expect("OPENDATA_BENCH_CSV");
+    let ingested = ingest_path(std::path::Path::new(&path), &IngestOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(ingested.table.rows(), 1_000_000);
+}
