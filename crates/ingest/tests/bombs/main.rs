@@ -262,16 +262,6 @@ fn every_bomb_is_refused_within_bounds() {
     assert!(["corrupt_file", "too_large"].contains(&e.code()), "{e}");
     assert!(growth.is_none_or(|g| g < MAX_GROWTH) && took < MAX_TIME, "{growth:?} {took:?}");
     report.push(format!("xlsx sheet lying about its size: {}, peak RSS +{:?} B, {took:.2?}: {e}", e.code(), growth));
-    // Above the ratio's floor but honest about it, a sheet too long for the cells limit.
-    let many = xlsx_with_bomb(
-        "xl/worksheets/sheet1.xml",
-        head,
-        "<row><c><v>1</v><v>2</v></c><c><v>3</v></c></row>",
-        0,
-        "</sheetData></worksheet>",
-    );
-    assert!(read(&many, "x.xlsx").is_err());
-
     // XLSX: styles inflating to about 200 MB.
     let styles_head = r#"<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><fonts>"#;
     let styles = xlsx_with_bomb(
