@@ -40,6 +40,9 @@ pub enum CatalogError {
     Join(String),
     #[error("could not write the version's downloads: {0}")]
     Export(String),
+    /// A backup or restore refused (a folder not empty, not a backup…).
+    #[error("{0}")]
+    Backup(String),
 }
 
 impl CatalogError {

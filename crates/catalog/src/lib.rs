@@ -8,8 +8,10 @@
 //! the folder, and only then inserts the version row in one transaction: a crash leaves either
 //! the old version or the new one, never a row pointing at a missing or partial file. Uploads
 //! become versions through jobs ([`jobs`]); every write is recorded in the audit log ([`audit`]).
+//! A data folder is backed up, restored and checked by [`backup`].
 
 pub mod audit;
+pub mod backup;
 mod diff;
 pub mod error;
 pub mod jobs;
@@ -18,6 +20,7 @@ pub mod model;
 mod store;
 
 pub use audit::{Actor, AuditEntry, AuditQuery, NewAuditEntry};
+pub use backup::{BackupReport, BadFile, Found, RestoreReport, VerifyReport, restore};
 pub use error::{CatalogError, Result};
 pub use jobs::{Job, JobError, JobOptions, JobState, NewJob, Recovery};
 pub use keys::{ApiKey, KEY_PREFIX, KeyCheck, NewKey};

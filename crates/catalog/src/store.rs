@@ -131,15 +131,20 @@ impl Catalog {
             })
             .collect();
         Migrator::with_migrations(migrations).run(&pool).await?;
-        Ok(Self {
+        Ok(Self::with_pool(pool, data_dir))
+    }
+
+    /// A catalog on `pool` with its files in `data_dir` (creating nothing).
+    pub(crate) fn with_pool(pool: SqlitePool, data_dir: &Path) -> Self {
+        Self {
             pool,
-            blob_dir,
-            upload_dir,
+            blob_dir: data_dir.join("blobs"),
+            upload_dir: data_dir.join("uploads"),
             publish_locks: Arc::default(),
             jobs: Arc::default(),
             generation: Arc::default(),
             exporter: None,
-        })
+        }
     }
 
     /// This catalog, writing every version it publishes from now on in the download formats.
