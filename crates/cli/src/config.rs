@@ -22,6 +22,12 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Create, list or revoke a publisher's API keys.
     Keys(KeysArgs),
+    /// Copy the catalog and every version's files into a new folder, beside a running server.
+    Backup(BackupArgs),
+    /// Copy a backup into an empty data folder, then verify it.
+    Restore(RestoreArgs),
+    /// Check every version's Parquet file against the sha256 and size in the catalog.
+    Verify(VerifyArgs),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -124,6 +130,28 @@ pub struct PublishArgs {
     pub store: StoreArgs,
     /// A folder of dataset folders, or one dataset folder.
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The folder to write the backup into: new, or empty.
+    pub dest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A folder written by `opendata backup`.
+    pub src: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]

@@ -79,6 +79,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => commands::block_on(commands::serve::run(args)),
         Command::Publish(args) => commands::block_on(commands::publish::run(args)),
         Command::Keys(args) => commands::block_on(commands::keys::run(args)),
+        Command::Backup(args) => commands::block_on(commands::backup::run(args)),
+        Command::Restore(args) => commands::block_on(commands::restore::run(args)),
+        Command::Verify(args) => commands::block_on(commands::verify::run(args)),
     }
 }
 

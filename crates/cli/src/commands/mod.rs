@@ -1,9 +1,12 @@
 //! One module per subcommand.
 
+pub mod backup;
 pub mod ingest;
 pub mod keys;
 pub mod publish;
+pub mod restore;
 pub mod serve;
+pub mod verify;
 
 use std::path::Path;
 use std::process::ExitCode;
