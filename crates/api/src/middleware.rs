@@ -85,12 +85,13 @@ pub fn apply_middleware(router: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // Every log line of a request carries its id (the client's `X-Request-Id`, or a new UUID),
     // which the answer echoes, so an operator can find a user's request in the logs.
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
-    })
-    // One line per answer, with its status and time, at `info`.
-    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
+        })
+        // One line per answer, with its status and time, at `info`.
+        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
     router
         .layer(axum::middleware::from_fn(envelope))
         .layer(axum::middleware::from_fn(bounded))

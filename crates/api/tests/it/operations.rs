@@ -80,8 +80,9 @@ async fn metrics_count_requests_and_report_the_cache() {
     let counted = |text: &str, status: &str| {
         sample(text, "opendata_http_requests_total", &[route, &format!("status=\"{status}\"")])
     };
-    assert_eq!(counted(&after, "200") - counted(&before, "200"), 3.0, "{after}");
-    assert_eq!(counted(&after, "400") - counted(&before, "400"), 1.0);
+    // The registry is the process's: tests running beside this one count on it too.
+    assert!(counted(&after, "200") - counted(&before, "200") >= 3.0, "{after}");
+    assert!(counted(&after, "400") - counted(&before, "400") >= 1.0, "{after}");
     let latency = |text: &str| sample(text, "opendata_http_request_duration_seconds_count", &[route]);
     assert!(latency(&after) - latency(&before) >= 4.0);
     assert!(sample(&after, "opendata_table_cache_bytes", &[]) > 0.0, "{after}");
