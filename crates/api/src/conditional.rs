@@ -23,11 +23,7 @@ pub async fn layer(request: Request, next: Next) -> Response {
     let conditional = request.headers().get(header::IF_NONE_MATCH).cloned();
     let private = request.headers().contains_key(header::AUTHORIZATION);
     let response = next.run(request).await;
-    let json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let json = crate::middleware::is_json(response.headers());
     let small = http_body::Body::size_hint(response.body()).upper().is_some_and(|n| n <= MAX_TAGGED as u64);
     if response.status() != StatusCode::OK || !json || !small || response.headers().contains_key(header::ETAG) {
         return response;

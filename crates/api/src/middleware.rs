@@ -11,6 +11,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 
+/// Whether an answer's body is JSON (by its `Content-Type`).
+pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
 /// The longest query string accepted: a long `where=` expression with a hundred values in an
 /// `in` list fits many times over.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -36,13 +44,8 @@ async fn envelope(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;
-    let json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
     let error = match response.status() {
-        _ if json => return response,
+        _ if is_json(response.headers()) => return response,
         StatusCode::METHOD_NOT_ALLOWED => {
             let allowed = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             ApiError::new("method_not_allowed", format!("`{method}` is not a method of `{path}`; allowed: {allowed}"))

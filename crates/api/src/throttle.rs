@@ -113,6 +113,8 @@ pub struct Throttle {
     writes: DefaultKeyedRateLimiter<Client>,
     running: Arc<tokio::sync::Semaphore>,
     waiting: AtomicUsize,
+    /// Requests counted, to sweep the buckets now and then.
+    seen: AtomicUsize,
 }
 
 fn quota(per_second: u32) -> Quota {
@@ -129,6 +131,7 @@ impl Throttle {
             writes: DefaultKeyedRateLimiter::dashmap(quota(limits.writes_per_second)),
             running: Arc::new(tokio::sync::Semaphore::new(limits.heavy_running.max(1))),
             waiting: AtomicUsize::new(0),
+            seen: AtomicUsize::new(0),
             limits,
         }
     }
@@ -167,9 +170,12 @@ impl Throttle {
         Client::Address(peer)
     }
 
-    /// Forget clients that have their whole budget back (the maps would otherwise grow with
-    /// every address ever seen).
+    /// Every 4,096 requests, forget clients that have their whole budget back (the maps would
+    /// otherwise grow with every address ever seen).
     fn sweep(&self) {
+        if self.seen.fetch_add(1, Ordering::Relaxed) % 4096 != 0 {
+            return;
+        }
         for limiter in [&self.reads, &self.heavy, &self.writes] {
             if limiter.len() > 10_000 {
                 limiter.retain_recent();
@@ -212,8 +218,8 @@ pub async fn layer(State(throttle): State<Arc<Throttle>>, request: Request, next
     let budget = Budget::of(&request);
     let client = throttle.client(&request);
     let (limiter, per_second) = throttle.limiter(budget);
+    throttle.sweep();
     if let Err(not_until) = limiter.check_key(&client) {
-        throttle.sweep();
         crate::metrics::rate_limited(budget.name());
         return too_many(budget, per_second, not_until.wait_time_from(DefaultClock::default().now()));
     }
