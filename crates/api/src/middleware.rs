@@ -13,10 +13,7 @@ use crate::error::ApiError;
 
 /// Whether an answer's body is JSON (by its `Content-Type`).
 pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// The longest query string accepted: a long `where=` expression with a hundred values in an
